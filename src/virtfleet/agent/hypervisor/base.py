@@ -1,0 +1,75 @@
+"""The interface every hypervisor driver implements; the agent server speaks only to this.
+
+Methods are synchronous and may block (the server runs them in worker threads). Errors are the
+domain errors of ``virtfleet.common.errors``: ``NotFound`` for an unknown VM, ``Conflict`` for
+an operation the VM's state does not allow, ``AgentError`` for hypervisor failures.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+from virtfleet.common.protocol import HostCapabilities, HostStats, VmSpec, VmState, VmStats
+
+VmStateCallback = Callable[[VmState], None]
+
+
+class HypervisorDriver(ABC):
+    """One host's hypervisor: VM lifecycle, host facts and statistics, lifecycle events."""
+
+    @abstractmethod
+    def open(self) -> None:
+        """Connect to the hypervisor; must be called before any other method."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Disconnect; subscribers receive no more events."""
+
+    @abstractmethod
+    def capabilities(self) -> HostCapabilities:
+        """What this host is: identity, hypervisor kind, CPU topology and memory."""
+
+    @abstractmethod
+    def host_stats(self) -> HostStats:
+        """Current host usage: CPU split, memory, VM counts, load."""
+
+    @abstractmethod
+    def create_vm(self, spec: VmSpec) -> VmState:
+        """Define and start a VM; a suspended VM is restored. Conflict if it already runs."""
+
+    @abstractmethod
+    def destroy_vm(self, vm_id: str) -> VmState:
+        """Power the VM off at once (if it runs) and forget it on this host."""
+
+    @abstractmethod
+    def shutdown_vm(self, vm_id: str, timeout_s: float) -> VmState:
+        """Ask the guest to shut down and wait up to ``timeout_s`` for it to stop."""
+
+    @abstractmethod
+    def reboot_vm(self, vm_id: str) -> VmState:
+        """Ask the guest to reboot."""
+
+    @abstractmethod
+    def pause_vm(self, vm_id: str) -> VmState:
+        """Stop the VM's vCPUs, keeping it in memory."""
+
+    @abstractmethod
+    def resume_vm(self, vm_id: str) -> VmState:
+        """Restart the vCPUs of a paused VM."""
+
+    @abstractmethod
+    def suspend_vm(self, vm_id: str) -> VmState:
+        """Save the VM's memory to disk and stop it; ``create_vm`` restores it."""
+
+    @abstractmethod
+    def list_vms(self) -> list[VmState]:
+        """Every VM this host knows, running or not."""
+
+    @abstractmethod
+    def vm_stats(self) -> list[VmStats]:
+        """Usage of every running VM."""
+
+    @abstractmethod
+    def subscribe(self, callback: VmStateCallback) -> None:
+        """Call ``callback`` (from another thread) on every VM lifecycle change."""

@@ -1,0 +1,429 @@
+"""The hypervisor driver on libvirt: real QEMU/KVM hosts, or simulated ones on ``test:///``."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import metadata
+from typing import Any
+from urllib.parse import urlsplit
+
+import libvirt
+
+from virtfleet.agent.hypervisor.base import HypervisorDriver, VmStateCallback
+from virtfleet.common.errors import AgentError, Conflict, InvalidInput, NotFound
+from virtfleet.common.protocol import (
+    PROTOCOL_VERSION,
+    HostCapabilities,
+    HostStats,
+    Hypervisor,
+    VmRunState,
+    VmSpec,
+    VmState,
+    VmStats,
+)
+
+from .connection import libvirt_errors, open_connection
+from .domainxml import build_domain
+from .states import domain_run_state, event_run_state
+from .stats import (
+    CpuSplit,
+    DomainCpuSampler,
+    HostCpuSampler,
+    IoTotals,
+    guest_memory_used,
+    io_totals,
+    memory_free_from_stats,
+)
+
+log = logging.getLogger(__name__)
+
+_KIB = 1024
+_MIB = 1024 * 1024
+_SHUTDOWN_POLL_S = 0.05
+
+
+def is_test_uri(uri: str) -> bool:
+    """Whether ``uri`` names libvirt's built-in test driver."""
+    return urlsplit(uri).scheme == "test"
+
+
+def default_domain_type(uri: str) -> str:
+    """'test' for the test driver; 'qemu' (TCG) otherwise until a KVM probe says better."""
+    return "test" if is_test_uri(uri) else "qemu"
+
+
+def _libvirt_version(number: int) -> str:
+    return f"{number // 1_000_000}.{number // 1000 % 1000}.{number % 1000}"
+
+
+def _agent_version() -> str:
+    try:
+        return metadata.version("virtfleet")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _require_uuid(vm_id: str) -> None:
+    try:
+        uuid.UUID(vm_id)
+    except ValueError:
+        raise InvalidInput(f"VM id {vm_id!r} is not a UUID") from None
+
+
+class LibvirtDriver(HypervisorDriver):
+    """One connection to one libvirt URI; every method may be called from several threads."""
+
+    def __init__(
+        self,
+        uri: str,
+        *,
+        host_uuid: str | None = None,
+        domain_type: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._uri = uri
+        self._host_uuid = host_uuid
+        self._domain_type = domain_type or default_domain_type(uri)
+        self._clock = clock
+        self._conn: Any = None
+        self._callback_id: int | None = None
+        self._lock = threading.Lock()
+        self._vm_locks: dict[str, threading.Lock] = {}
+        self._subscribers: list[VmStateCallback] = []
+        self._host_cpu = HostCpuSampler()
+        self._vm_cpu = DomainCpuSampler(clock)
+
+    @property
+    def uri(self) -> str:
+        return self._uri
+
+    @property
+    def domain_type(self) -> str:
+        return self._domain_type
+
+    # --- connection ------------------------------------------------------------------------
+
+    def open(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                return
+            conn = open_connection(self._uri)
+            with libvirt_errors("registering lifecycle events"):
+                self._callback_id = conn.domainEventRegisterAny(
+                    None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
+                )
+            self._conn = conn
+        log.info("libvirt connection opened uri=%s", self._uri)
+
+    def close(self) -> None:
+        with self._lock:
+            conn, self._conn = self._conn, None
+            callback_id, self._callback_id = self._callback_id, None
+        if conn is None:
+            return
+        try:
+            if callback_id is not None:
+                conn.domainEventDeregisterAny(callback_id)
+            conn.close()
+        except libvirt.libvirtError as exc:
+            log.warning("closing libvirt connection uri=%s failed: %s", self._uri, exc)
+
+    def _connection(self) -> Any:
+        conn = self._conn
+        if conn is None:
+            raise AgentError(f"the libvirt driver for {self._uri} is not open")
+        return conn
+
+    # --- host ------------------------------------------------------------------------------
+
+    def capabilities(self) -> HostCapabilities:
+        conn = self._connection()
+        with libvirt_errors("reading host capabilities"):
+            info = conn.getInfo()
+            caps = ET.fromstring(conn.getCapabilities())
+            hostname = conn.getHostname()
+            lib_version = conn.getLibVersion()
+        host_uuid = self._host_uuid or caps.findtext("host/uuid")
+        if not host_uuid:
+            raise AgentError(f"libvirt at {self._uri} reports no host UUID; configure one")
+        model, memory_mib, _cpus, _mhz, nodes, sockets, cores, threads = info
+        return HostCapabilities(
+            protocol_version=PROTOCOL_VERSION,
+            host_uuid=host_uuid,
+            hostname=hostname,
+            hypervisor=self._hypervisor(),
+            driver_uri=self._uri,
+            cpu_model=caps.findtext("host/cpu/model") or model,
+            cpu_sockets=nodes * sockets,
+            cpu_cores=cores,
+            cpu_threads=threads,
+            memory_bytes=memory_mib * _MIB,
+            libvirt_version=_libvirt_version(lib_version),
+            agent_version=_agent_version(),
+        )
+
+    def _hypervisor(self) -> Hypervisor:
+        if is_test_uri(self._uri):
+            return Hypervisor.TEST
+        return Hypervisor.KVM if self._domain_type == "kvm" else Hypervisor.TCG
+
+    def host_stats(self) -> HostStats:
+        conn = self._connection()
+        with libvirt_errors("reading host statistics"):
+            memory_total = conn.getInfo()[1] * _MIB
+            domains = conn.listAllDomains(0)
+            running = [dom for dom in domains if dom.isActive()]
+            cpu = self._host_cpu_split(conn)
+            memory_free = self._host_memory_free(conn, memory_total, running)
+        return HostStats(
+            cpu_user_pct=cpu.user_pct,
+            cpu_system_pct=cpu.system_pct,
+            cpu_idle_pct=cpu.idle_pct,
+            memory_total_bytes=memory_total,
+            memory_free_bytes=memory_free,
+            vms_total=len(domains),
+            vms_running=len(running),
+            load_avg_1m=self._load_average(),
+        )
+
+    def _host_cpu_split(self, conn: Any) -> CpuSplit:
+        try:
+            counters = conn.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS, 0)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
+                raise
+            log.debug("host CPU statistics unsupported uri=%s", self._uri)
+            return CpuSplit(0.0, 0.0, 100.0)
+        return self._host_cpu.sample(counters)
+
+    def _host_memory_free(self, conn: Any, total: int, running: list[Any]) -> int:
+        try:
+            return memory_free_from_stats(
+                conn.getMemoryStats(libvirt.VIR_NODE_MEMORY_STATS_ALL_CELLS, 0)
+            )
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
+                raise
+        # The test driver keeps no memory accounting: what its running guests hold is used.
+        used = sum(int(dom.info()[2]) * _KIB for dom in running)
+        return max(0, total - used)
+
+    def _load_average(self) -> float:
+        """The host's load when libvirt runs on this machine; simulated hosts have none."""
+        if is_test_uri(self._uri) or urlsplit(self._uri).netloc:
+            return 0.0
+        return os.getloadavg()[0]
+
+    # --- VM lifecycle ----------------------------------------------------------------------
+
+    def create_vm(self, spec: VmSpec) -> VmState:
+        _require_uuid(spec.id)
+        xml = build_domain(spec, self._domain_type, self._guest_arch()).to_xml()
+        conn = self._connection()
+        with self._vm_lock(spec.id), libvirt_errors(f"starting VM {spec.id}"):
+            existing = self._find(spec.id)
+            if existing is not None and existing.isActive():
+                raise Conflict(f"VM {spec.id} is already running on this host")
+            namesake = self._find_by_name(spec.name)
+            if namesake is not None and namesake.UUIDString() != spec.id:
+                raise Conflict(f"another VM named {spec.name!r} exists on this host")
+            if existing is not None and existing.name() != spec.name:
+                existing.undefine()
+                existing = None
+            dom = conn.defineXML(xml)
+            try:
+                dom.create()
+            except libvirt.libvirtError:
+                if existing is None:
+                    dom.undefine()
+                raise
+            log.info("VM started vm_id=%s name=%s", spec.id, spec.name)
+            return self._state(dom)
+
+    def destroy_vm(self, vm_id: str) -> VmState:
+        with self._vm_lock(vm_id), libvirt_errors(f"destroying VM {vm_id}"):
+            dom = self._lookup(vm_id)
+            if dom.isActive():
+                dom.destroy()
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+        log.info("VM destroyed vm_id=%s", vm_id)
+        return VmState(vm_id=vm_id, state=VmRunState.DOWN, reason="destroyed")
+
+    def shutdown_vm(self, vm_id: str, timeout_s: float) -> VmState:
+        with self._vm_lock(vm_id), libvirt_errors(f"shutting down VM {vm_id}"):
+            dom = self._lookup(vm_id)
+            self._require(dom, vm_id, "shut down", VmRunState.RUNNING)
+            dom.shutdown()
+            deadline = self._clock() + timeout_s
+            while dom.isActive():
+                if self._clock() >= deadline:
+                    return VmState(
+                        vm_id=vm_id,
+                        state=VmRunState.SHUTTING_DOWN,
+                        reason=f"guest did not stop within {timeout_s:g} s",
+                    )
+                time.sleep(_SHUTDOWN_POLL_S)
+            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+        log.info("VM shut down vm_id=%s", vm_id)
+        return VmState(vm_id=vm_id, state=VmRunState.DOWN, reason="shutdown")
+
+    def reboot_vm(self, vm_id: str) -> VmState:
+        with self._vm_lock(vm_id), libvirt_errors(f"rebooting VM {vm_id}"):
+            dom = self._lookup(vm_id)
+            self._require(dom, vm_id, "reboot", VmRunState.RUNNING)
+            dom.reboot(0)
+            return self._state(dom)
+
+    def pause_vm(self, vm_id: str) -> VmState:
+        with self._vm_lock(vm_id), libvirt_errors(f"pausing VM {vm_id}"):
+            dom = self._lookup(vm_id)
+            self._require(dom, vm_id, "pause", VmRunState.RUNNING)
+            dom.suspend()
+            return self._state(dom)
+
+    def resume_vm(self, vm_id: str) -> VmState:
+        with self._vm_lock(vm_id), libvirt_errors(f"resuming VM {vm_id}"):
+            dom = self._lookup(vm_id)
+            self._require(dom, vm_id, "resume", VmRunState.PAUSED)
+            dom.resume()
+            return self._state(dom)
+
+    def suspend_vm(self, vm_id: str) -> VmState:
+        with self._vm_lock(vm_id), libvirt_errors(f"suspending VM {vm_id}"):
+            dom = self._lookup(vm_id)
+            self._require(dom, vm_id, "suspend", VmRunState.RUNNING, VmRunState.PAUSED)
+            dom.managedSave(0)
+            return self._state(dom)
+
+    # --- inventory and statistics ----------------------------------------------------------
+
+    def list_vms(self) -> list[VmState]:
+        conn = self._connection()
+        states = []
+        with libvirt_errors("listing VMs"):
+            for dom in conn.listAllDomains(0):
+                try:
+                    states.append(self._state(dom))
+                except libvirt.libvirtError as exc:
+                    if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                        raise
+        return states
+
+    def vm_stats(self) -> list[VmStats]:
+        conn = self._connection()
+        with libvirt_errors("reading VM statistics"):
+            domains = conn.listAllDomains(libvirt.VIR_CONNECT_LIST_DOMAINS_ACTIVE)
+            io = self._io_totals(conn)
+            stats = [self._one_vm_stats(dom, io) for dom in domains]
+        self._vm_cpu.forget_except({s.vm_id for s in stats})
+        return stats
+
+    def _one_vm_stats(self, dom: Any, io: dict[str, IoTotals]) -> VmStats:
+        vm_id = dom.UUIDString()
+        _state, _max_kib, current_kib, vcpus, cpu_time = dom.info()
+        try:
+            memory_stats = dom.memoryStats()
+        except libvirt.libvirtError:
+            memory_stats = {}
+        totals = io.get(vm_id, IoTotals())
+        return VmStats(
+            vm_id=vm_id,
+            cpu_pct=self._vm_cpu.sample(vm_id, cpu_time, vcpus),
+            memory_used_bytes=guest_memory_used(memory_stats, current_kib),
+            disk_read_bytes=totals.disk_read_bytes,
+            disk_write_bytes=totals.disk_write_bytes,
+            net_rx_bytes=totals.net_rx_bytes,
+            net_tx_bytes=totals.net_tx_bytes,
+        )
+
+    def _io_totals(self, conn: Any) -> dict[str, IoTotals]:
+        groups = libvirt.VIR_DOMAIN_STATS_BLOCK | libvirt.VIR_DOMAIN_STATS_INTERFACE
+        try:
+            records = conn.getAllDomainStats(
+                groups, libvirt.VIR_CONNECT_GET_ALL_DOMAINS_STATS_ACTIVE
+            )
+        except libvirt.libvirtError as exc:
+            log.debug("bulk domain statistics unavailable uri=%s: %s", self._uri, exc)
+            return {}
+        return {dom.UUIDString(): io_totals(record) for dom, record in records}
+
+    # --- events ----------------------------------------------------------------------------
+
+    def subscribe(self, callback: VmStateCallback) -> None:
+        with self._lock:
+            self._subscribers.append(callback)
+
+    def _on_lifecycle(self, _conn: Any, dom: Any, event: int, detail: int, _opaque: Any) -> None:
+        mapped = event_run_state(event, detail)
+        if mapped is None:
+            return
+        state = VmState(vm_id=dom.UUIDString(), state=mapped[0], reason=mapped[1])
+        log.debug("VM lifecycle event vm_id=%s state=%s", state.vm_id, state.state)
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(state)
+            except Exception:
+                log.exception("VM state subscriber failed vm_id=%s", state.vm_id)
+
+    # --- helpers ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _vm_lock(self, vm_id: str) -> Iterator[None]:
+        """Serialise lifecycle operations on one VM; others proceed in parallel."""
+        with self._lock:
+            lock = self._vm_locks.setdefault(vm_id, threading.Lock())
+        with lock:
+            yield
+
+    def _guest_arch(self) -> str:
+        if is_test_uri(self._uri):
+            return "x86_64"
+        with libvirt_errors("reading host capabilities"):
+            caps = ET.fromstring(self._connection().getCapabilities())
+        return caps.findtext("host/cpu/arch") or "x86_64"
+
+    def _find(self, vm_id: str) -> Any:
+        try:
+            return self._connection().lookupByUUIDString(vm_id)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise
+
+    def _find_by_name(self, name: str) -> Any:
+        try:
+            return self._connection().lookupByName(name)
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise
+
+    def _lookup(self, vm_id: str) -> Any:
+        try:
+            uuid.UUID(vm_id)
+        except ValueError:
+            raise NotFound(f"no VM {vm_id!r} on this host") from None
+        dom = self._find(vm_id)
+        if dom is None:
+            raise NotFound(f"no VM {vm_id} on this host")
+        return dom
+
+    def _state(self, dom: Any) -> VmState:
+        state, reason = dom.state()
+        saved = state == libvirt.VIR_DOMAIN_SHUTOFF and bool(dom.hasManagedSaveImage(0))
+        run_state, text = domain_run_state(state, reason, saved)
+        return VmState(vm_id=dom.UUIDString(), state=run_state, reason=text)
+
+    def _require(self, dom: Any, vm_id: str, action: str, *allowed: VmRunState) -> None:
+        current = self._state(dom).state
+        if current not in allowed:
+            raise Conflict(f"cannot {action} VM {vm_id}: it is {current.value}")

@@ -1,0 +1,56 @@
+"""Run one agent process: load its config, open the hypervisor driver, serve until signalled."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from pathlib import Path
+
+from virtfleet.agent.config import AgentConfig
+from virtfleet.agent.identity import AgentIdentity
+from virtfleet.agent.server import AgentServer
+
+log = logging.getLogger(__name__)
+
+
+def run_agent(config_path: Path) -> None:
+    """Serve the agent described by ``config_path`` until SIGINT or SIGTERM, then stop cleanly."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+        )
+    config = AgentConfig.load(config_path)
+    asyncio.run(_serve(config))
+
+
+async def _serve(config: AgentConfig) -> None:
+    # Imported here: the real driver and storage pull in libvirt and qemu-img tooling.
+    from virtfleet.agent.hypervisor.factory import open_driver
+    from virtfleet.agent.storage.ops import StorageOps
+
+    identity = AgentIdentity.load_or_create(config.data_dir)
+    driver = open_driver(config.driver_uri, host_uuid=identity.host_uuid)
+    await asyncio.to_thread(driver.open)
+    try:
+        server = AgentServer(config, driver, StorageOps(), identity=identity)
+        await server.start()
+        try:
+            await _wait_for_signal()
+        finally:
+            await server.stop()
+    finally:
+        await asyncio.to_thread(driver.close)
+    log.info("agent stopped")
+
+
+async def _wait_for_signal() -> None:
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,25 @@
+"""`virtfleet datacenter ...`: list and show data centers."""
+
+from __future__ import annotations
+
+import typer
+
+from virtfleet.cli.commands import Resource, add_list_show
+from virtfleet.cli.commands.cluster import version
+from virtfleet.cli.output import Column, field
+
+DATACENTERS = Resource(
+    collection="datacenters",
+    key="data_center",
+    label="data center",
+    columns=(
+        Column("Name", field("name")),
+        Column("ID", field("id")),
+        Column("Status", field("status")),
+        Column("Local", field("local")),
+        Column("Version", version),
+    ),
+)
+
+app = typer.Typer(help="Data centers.", no_args_is_help=True)
+add_list_show(app, DATACENTERS)

@@ -1,0 +1,305 @@
+"""The engine↔agent protocol: every remote call named once, with its wire types and time limit.
+
+Both sides derive their plumbing from ``METHODS`` (Ganeti's ``rpc_defs`` idea): the agent
+dispatches by name and validates params with the declared model; the engine's client sends the
+declared params and parses the declared result. Transport: JSON-RPC 2.0 over WebSocket with
+mutual TLS (see ``virtfleet.common.rpc``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PROTOCOL_VERSION = 1
+DEFAULT_AGENT_PORT = 54321
+
+
+class Wire(BaseModel):
+    """Base of every wire type: unknown fields are refused so both sides stay in step."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Empty(Wire):
+    pass
+
+
+# --- enrollment -------------------------------------------------------------------------------
+
+
+class EnrollmentRequest(Wire):
+    secret: str
+
+
+class EnrollmentOffer(Wire):
+    """What an unenrolled agent returns: a CSR for its own fresh key, and who it is."""
+
+    csr_pem: str
+    host_uuid: str
+    hostname: str
+
+
+class EnrollmentCompletion(Wire):
+    secret: str
+    ca_pem: str
+    cert_pem: str
+
+
+# --- host ----------------------------------------------------------------------------------------
+
+
+class Hypervisor(StrEnum):
+    KVM = "kvm"
+    TCG = "qemu"
+    TEST = "test"
+
+
+class HostCapabilities(Wire):
+    protocol_version: int
+    host_uuid: str
+    hostname: str
+    hypervisor: Hypervisor
+    driver_uri: str
+    cpu_model: str
+    cpu_sockets: int
+    cpu_cores: int
+    cpu_threads: int
+    memory_bytes: int
+    libvirt_version: str
+    agent_version: str
+
+
+class HostStats(Wire):
+    cpu_user_pct: float
+    cpu_system_pct: float
+    cpu_idle_pct: float
+    memory_total_bytes: int
+    memory_free_bytes: int
+    vms_total: int
+    vms_running: int
+    load_avg_1m: float
+
+
+class Pong(Wire):
+    time: float
+
+
+# --- virtual machines ----------------------------------------------------------------------------
+
+
+class VmRunState(StrEnum):
+    """What the hypervisor says of a domain; the engine maps these to oVirt VM statuses."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    SHUTTING_DOWN = "shutting_down"
+    DOWN = "down"
+    CRASHED = "crashed"
+    SUSPENDED = "suspended"
+    MIGRATING = "migrating"
+
+
+class DiskSpec(Wire):
+    path: str
+    format: str = "qcow2"
+    bus: str = "virtio"
+    readonly: bool = False
+    bootable: bool = False
+
+
+class NicSpec(Wire):
+    mac: str
+    network: str
+    model: str = "virtio"
+
+
+class VmSpec(Wire):
+    """Everything an agent needs to define and start a VM; built by the engine from its model."""
+
+    id: str
+    name: str
+    memory_bytes: int
+    cpu_sockets: int = 1
+    cpu_cores: int = 1
+    cpu_threads: int = 1
+    machine: str = "pc"
+    os_type: str = "other"
+    boot_devices: list[str] = Field(default_factory=lambda: ["hd"])
+    disks: list[DiskSpec] = Field(default_factory=list)
+    nics: list[NicSpec] = Field(default_factory=list)
+
+
+class VmRef(Wire):
+    vm_id: str
+
+
+class VmShutdown(Wire):
+    vm_id: str
+    timeout_s: float = 120.0
+
+
+class VmState(Wire):
+    vm_id: str
+    state: VmRunState
+    reason: str = ""
+
+
+class VmStats(Wire):
+    vm_id: str
+    cpu_pct: float
+    memory_used_bytes: int
+    disk_read_bytes: int = 0
+    disk_write_bytes: int = 0
+    net_rx_bytes: int = 0
+    net_tx_bytes: int = 0
+
+
+class VmStateList(Wire):
+    vms: list[VmState]
+
+
+class VmStatsList(Wire):
+    vms: list[VmStats]
+
+
+# --- storage -------------------------------------------------------------------------------------
+
+
+class DomainRef(Wire):
+    domain_id: str
+    path: str
+
+
+class DomainCreate(Wire):
+    domain_id: str
+    path: str
+    name: str
+    storage_type: str
+
+
+class DomainInfo(Wire):
+    domain_id: str
+    total_bytes: int
+    free_bytes: int
+
+
+class VolumeRef(Wire):
+    domain_id: str
+    path: str
+    image_id: str
+    volume_id: str
+
+
+class VolumeCreate(Wire):
+    domain_id: str
+    path: str
+    image_id: str
+    volume_id: str
+    size_bytes: int
+    format: str = "qcow2"
+    sparse: bool = True
+    backing_image_id: str | None = None
+    backing_volume_id: str | None = None
+
+
+class VolumeInfo(Wire):
+    image_id: str
+    volume_id: str
+    format: str
+    virtual_size: int
+    actual_size: int
+    path: str
+
+
+# --- notifications (agent → engine) -------------------------------------------------------------
+
+
+class StatsReport(Wire):
+    host: HostStats
+    vms: list[VmStats]
+
+
+# --- the table -----------------------------------------------------------------------------------
+
+P = TypeVar("P", bound=Wire)
+R = TypeVar("R", bound=Wire)
+
+
+@dataclass(frozen=True)
+class Method(Generic[P, R]):
+    """One remote call: its name on the wire, its parameter and result types and time limit."""
+
+    name: str
+    params: type[P]
+    result: type[R]
+    timeout_s: float
+    needs_enrollment: bool = True
+
+
+HOST_REQUEST_ENROLLMENT = Method("Host.requestEnrollment", EnrollmentRequest, EnrollmentOffer, 30, False)
+HOST_COMPLETE_ENROLLMENT = Method("Host.completeEnrollment", EnrollmentCompletion, Empty, 30, False)
+HOST_PING = Method("Host.ping", Empty, Pong, 10)
+HOST_GET_CAPABILITIES = Method("Host.getCapabilities", Empty, HostCapabilities, 60)
+HOST_GET_STATS = Method("Host.getStats", Empty, HostStats, 30)
+VM_CREATE = Method("VM.create", VmSpec, VmState, 180)
+VM_DESTROY = Method("VM.destroy", VmRef, VmState, 60)
+VM_SHUTDOWN = Method("VM.shutdown", VmShutdown, VmState, 180)
+VM_REBOOT = Method("VM.reboot", VmRef, VmState, 60)
+VM_PAUSE = Method("VM.pause", VmRef, VmState, 60)
+VM_RESUME = Method("VM.resume", VmRef, VmState, 60)
+VM_SUSPEND = Method("VM.suspend", VmRef, VmState, 180)
+VM_LIST = Method("VM.list", Empty, VmStateList, 60)
+VM_GET_STATS = Method("VM.getStats", Empty, VmStatsList, 60)
+STORAGE_CREATE_DOMAIN = Method("Storage.createDomain", DomainCreate, DomainInfo, 120)
+STORAGE_CONNECT_DOMAIN = Method("Storage.connectDomain", DomainRef, DomainInfo, 120)
+STORAGE_GET_DOMAIN_INFO = Method("Storage.getDomainInfo", DomainRef, DomainInfo, 60)
+STORAGE_REMOVE_DOMAIN = Method("Storage.removeDomain", DomainRef, Empty, 120)
+VOLUME_CREATE = Method("Volume.create", VolumeCreate, VolumeInfo, 180)
+VOLUME_INFO = Method("Volume.info", VolumeRef, VolumeInfo, 60)
+VOLUME_REMOVE = Method("Volume.remove", VolumeRef, Empty, 120)
+
+METHODS: dict[str, Method[Wire, Wire]] = {
+    m.name: m  # type: ignore[misc]
+    for m in (
+        HOST_REQUEST_ENROLLMENT,
+        HOST_COMPLETE_ENROLLMENT,
+        HOST_PING,
+        HOST_GET_CAPABILITIES,
+        HOST_GET_STATS,
+        VM_CREATE,
+        VM_DESTROY,
+        VM_SHUTDOWN,
+        VM_REBOOT,
+        VM_PAUSE,
+        VM_RESUME,
+        VM_SUSPEND,
+        VM_LIST,
+        VM_GET_STATS,
+        STORAGE_CREATE_DOMAIN,
+        STORAGE_CONNECT_DOMAIN,
+        STORAGE_GET_DOMAIN_INFO,
+        STORAGE_REMOVE_DOMAIN,
+        VOLUME_CREATE,
+        VOLUME_INFO,
+        VOLUME_REMOVE,
+    )
+}
+
+
+@dataclass(frozen=True)
+class Notification(Generic[P]):
+    name: str
+    params: type[P]
+
+
+VM_STATE_CHANGED = Notification("VM.stateChanged", VmState)
+HOST_STATS_REPORT = Notification("Host.statsReport", StatsReport)
+
+NOTIFICATIONS: dict[str, Notification[Wire]] = {
+    n.name: n  # type: ignore[misc]
+    for n in (VM_STATE_CHANGED, HOST_STATS_REPORT)
+}

@@ -1,0 +1,122 @@
+"""The JSON encoding of the same model (used by the portal and the CLI).
+
+Shape follows oVirt's JSON: objects as maps, nested lists wrapped by their item name
+(``"disk_attachments": {"disk_attachment": [...]}``), collections as ``{"vm": [...]}``, links
+as a ``link`` list of ``{"rel", "href"}``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+import pydantic
+
+from virtfleet.common.apimodel.base import ApiObject, ApiStruct
+from virtfleet.common.errors import InvalidInput
+from virtfleet.engine.api.codec.errors import describe_validation_error
+from virtfleet.engine.api.codec.shape import ATTRIBUTES, FieldShape, scalar_to_text, shape_of
+from virtfleet.engine.api.codec.view import PLAIN, View
+
+T = TypeVar("T", bound=ApiStruct)
+
+MAX_DEPTH = 32
+
+
+def _scalar(value: Any) -> Any:
+    if isinstance(value, bool | int | float | str):
+        return value
+    return scalar_to_text(value)
+
+
+def _to_data(obj: ApiStruct, view: View, path: str, *, nested: bool) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if isinstance(obj, ApiObject):
+        href = view.href(obj)
+        if href:
+            data["href"] = href
+        if obj.id is not None:
+            data["id"] = obj.id
+        if nested and not view.expands(path):
+            return data
+    for wire_name, shape in shape_of(type(obj)).items():
+        if wire_name in ATTRIBUTES or shape.write_only:
+            continue
+        value = getattr(obj, shape.name)
+        if value is not None:
+            sub_path = f"{path}.{wire_name}" if path else wire_name
+            data[wire_name] = _value(shape, value, view, sub_path)
+    links = [] if nested else view.links_of(obj)
+    if links:
+        data["link"] = [{"rel": rel, "href": href} for rel, href in links]
+    if isinstance(obj, ApiObject):
+        actions = [] if nested else view.actions_of(obj)
+        if actions:
+            data["actions"] = {"link": [{"rel": rel, "href": href} for rel, href in actions]}
+    return data
+
+
+def _value(shape: FieldShape, value: Any, view: View, path: str) -> Any:
+    if shape.kind == "scalar":
+        return _scalar(value)
+    if shape.kind == "scalar_list":
+        return {shape.item_tag: [_scalar(v) for v in value]}
+    if shape.kind == "struct":
+        return _to_data(value, view, path, nested=True)
+    return {shape.item_tag: [_to_data(v, view, path, nested=True) for v in value]}
+
+
+def encode_object(obj: ApiStruct, view: View = PLAIN) -> bytes:
+    return json.dumps(_to_data(obj, view, "", nested=False)).encode()
+
+
+def encode_collection(item_tag: str, items: Iterable[ApiStruct], view: View = PLAIN) -> bytes:
+    payload = [_to_data(item, view, "", nested=False) for item in items]
+    return json.dumps({item_tag: payload} if payload else {}).encode()
+
+
+# --- decoding ------------------------------------------------------------------------------------
+
+
+def _unwrap_list(value: Any, item_tag: str) -> Any:
+    if isinstance(value, dict) and set(value) <= {item_tag}:
+        return value.get(item_tag, [])
+    return value
+
+
+def _normalise(data: Any, cls: type[ApiStruct], depth: int) -> Any:
+    """Accept oVirt's wrapped lists as well as plain ones, and drop unknown keys."""
+    if depth > MAX_DEPTH:
+        raise InvalidInput("The JSON document is nested too deeply")
+    if not isinstance(data, dict):
+        return data  # let validation report the wrong type
+    shapes = shape_of(cls)
+    result: dict[str, Any] = {}
+    for key, value in data.items():
+        shape = shapes.get(key)
+        if shape is None:
+            continue
+        if shape.kind in ("scalar_list", "struct_list"):
+            value = _unwrap_list(value, shape.item_tag)
+        if shape.kind == "struct":
+            value = _normalise(value, shape.target, depth + 1)
+        elif shape.kind == "struct_list" and isinstance(value, list):
+            value = [_normalise(v, shape.target, depth + 1) for v in value]
+        result[key] = value
+    return result
+
+
+def decode_object(body: bytes, cls: type[T]) -> T:
+    try:
+        data = json.loads(body) if body.strip() else {}
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidInput(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("The request body must be a JSON object")
+    try:
+        return cls.model_validate(_normalise(data, cls, 0))
+    except pydantic.ValidationError as exc:
+        raise InvalidInput(describe_validation_error(exc)) from None
+    except RecursionError:
+        raise InvalidInput("The JSON document is nested too deeply") from None

@@ -1,0 +1,87 @@
+"""How each API type looks on the wire, worked out once per class from its field declarations."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import types
+import typing
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic.fields import FieldInfo
+
+from virtfleet.common.apimodel.base import ApiObject, ApiStruct
+
+Kind = Literal["scalar", "struct", "struct_list", "scalar_list"]
+ATTRIBUTES = ("id", "href")
+
+
+@dataclass(frozen=True)
+class FieldShape:
+    """One field: its wire name, what it holds and, for lists, the item element's name."""
+
+    name: str
+    wire_name: str
+    kind: Kind
+    target: type[Any]
+    item_tag: str
+    write_only: bool
+
+
+def _strip_optional(annotation: Any) -> Any:
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return _strip_optional(args[0])
+    if origin is typing.Annotated:
+        return _strip_optional(typing.get_args(annotation)[0])
+    return annotation
+
+
+def _extra(info: FieldInfo) -> dict[str, Any]:
+    extra = info.json_schema_extra
+    return extra if isinstance(extra, dict) else {}
+
+
+def _field_shape(name: str, info: FieldInfo) -> FieldShape:
+    annotation = _strip_optional(info.annotation)
+    extra = _extra(info)
+    wire_name = info.alias or name
+    write_only = bool(extra.get("write_only", False))
+    if typing.get_origin(annotation) is list:
+        (item,) = typing.get_args(annotation)
+        item = _strip_optional(item)
+        if isinstance(item, type) and issubclass(item, ApiStruct):
+            return FieldShape(name, wire_name, "struct_list", item, item.xml_tag, write_only)
+        tag = str(extra.get("xml_item", wire_name.rstrip("s")))
+        return FieldShape(name, wire_name, "scalar_list", item, tag, write_only)
+    if isinstance(annotation, type) and issubclass(annotation, ApiStruct):
+        return FieldShape(name, wire_name, "struct", annotation, annotation.xml_tag, write_only)
+    return FieldShape(name, wire_name, "scalar", annotation, "", write_only)
+
+
+@functools.cache
+def shape_of(cls: type[ApiStruct]) -> dict[str, FieldShape]:
+    """Field shapes keyed by wire name, in declaration order."""
+    shapes = (_field_shape(name, info) for name, info in cls.model_fields.items())
+    return {s.wire_name: s for s in shapes}
+
+
+def is_reference(cls: type[ApiStruct], parent: type[ApiStruct] | None) -> bool:
+    """A nested identified object is written as a reference (id and href only)."""
+    return parent is not None and issubclass(cls, ApiObject)
+
+
+def scalar_to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)

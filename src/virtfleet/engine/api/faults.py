@@ -1,0 +1,84 @@
+"""The one place where errors become HTTP replies: an oVirt ``<fault>`` or its JSON twin."""
+
+from __future__ import annotations
+
+import logging
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from virtfleet.common.apimodel import Fault
+from virtfleet.common.errors import (
+    AgentError,
+    Conflict,
+    Forbidden,
+    HostUnreachable,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    PayloadTooLarge,
+    VirtfleetError,
+)
+from virtfleet.engine.api.negotiation import object_response
+
+log = logging.getLogger(__name__)
+
+STATUS_OF: dict[type[VirtfleetError], int] = {
+    InvalidInput: 400,
+    NotAuthenticated: 401,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    PayloadTooLarge: 413,
+    AgentError: 502,
+    HostUnreachable: 503,
+}
+
+HTTP_REASONS = {
+    404: "Not Found",
+    405: "Method Not Allowed",
+    406: "Not Acceptable",
+    413: "Request Entity Too Large",
+    415: "Unsupported Media Type",
+}
+
+
+def status_of(error: VirtfleetError) -> int:
+    for cls in type(error).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]
+    return 400
+
+
+def fault_response(request: Request, status: int, reason: str, detail: str) -> Response:
+    response = object_response(request, Fault(reason=reason, detail=detail), status=status)
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Basic realm="virtfleet", Bearer'
+    return response
+
+
+async def domain_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, VirtfleetError)
+    return fault_response(request, status_of(exc), exc.reason, exc.detail)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    reason = HTTP_REASONS.get(exc.status_code, "Operation Failed")
+    return fault_response(request, exc.status_code, reason, str(exc.detail))
+
+
+async def unexpected_error(request: Request, exc: Exception) -> Response:
+    """A bug: log it with its traceback, answer with a fault that reveals nothing inside."""
+    log.exception("unexpected error method=%s path=%s", request.method, request.url.path)
+    return fault_response(
+        request, 500, "Operation Failed", "Internal error; the engine log has the details"
+    )
+
+
+EXCEPTION_HANDLERS = {
+    VirtfleetError: domain_error,
+    HTTPException: http_error,
+    Exception: unexpected_error,
+}

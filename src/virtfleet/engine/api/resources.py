@@ -1,0 +1,139 @@
+"""The table of every API resource: path, type, service, operations, actions and sub-collections.
+
+Routes, links, the OpenAPI description and the API root's links are all generated from this one
+table; adding a resource means adding a row here and a service for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.base import ApiObject
+
+
+class Op(StrEnum):
+    LIST = "list"
+    ADD = "add"
+    GET = "get"
+    UPDATE = "update"
+    REMOVE = "remove"
+
+
+READ = frozenset({Op.LIST, Op.GET})
+CRUD = frozenset(Op)
+NO_UPDATE = frozenset({Op.LIST, Op.GET, Op.ADD, Op.REMOVE})
+
+
+@dataclass(frozen=True)
+class Resource:
+    segment: str
+    model: type[ApiObject]
+    service: str
+    ops: frozenset[Op] = CRUD
+    actions: tuple[str, ...] = ()
+    children: tuple[Resource, ...] = ()
+
+    @property
+    def collection_tag(self) -> str:
+        return self.model.xml_collection
+
+    @property
+    def item_tag(self) -> str:
+        return self.model.xml_tag
+
+
+def _statistics(service: str) -> Resource:
+    return Resource("statistics", m.Statistic, service, READ)
+
+
+VM_ACTIONS = ("start", "stop", "shutdown", "reboot", "suspend")
+HOST_ACTIONS = ("activate", "deactivate", "install", "refresh")
+ATTACHED_DOMAIN_ACTIONS = ("activate", "deactivate")
+
+TABLE: tuple[Resource, ...] = (
+    Resource(
+        "datacenters",
+        m.DataCenter,
+        "data_centers",
+        children=(
+            Resource("clusters", m.Cluster, "data_center_clusters", READ),
+            Resource("networks", m.Network, "data_center_networks", READ),
+            Resource(
+                "storagedomains",
+                m.StorageDomain,
+                "attached_storage_domains",
+                NO_UPDATE,
+                actions=ATTACHED_DOMAIN_ACTIONS,
+            ),
+        ),
+    ),
+    Resource(
+        "clusters",
+        m.Cluster,
+        "clusters",
+        children=(Resource("networks", m.Network, "cluster_networks", READ),),
+    ),
+    Resource(
+        "hosts",
+        m.Host,
+        "hosts",
+        actions=HOST_ACTIONS,
+        children=(
+            _statistics("host_statistics"),
+            Resource("nics", m.HostNic, "host_nics", READ),
+        ),
+    ),
+    Resource(
+        "storagedomains",
+        m.StorageDomain,
+        "storage_domains",
+        children=(Resource("disks", m.Disk, "storage_domain_disks", READ),),
+    ),
+    Resource(
+        "vms",
+        m.Vm,
+        "vms",
+        actions=VM_ACTIONS,
+        children=(
+            Resource("diskattachments", m.DiskAttachment, "vm_disk_attachments"),
+            Resource("nics", m.Nic, "vm_nics"),
+            _statistics("vm_statistics"),
+            Resource("numanodes", m.NumaNode, "vm_numa_nodes", READ),
+            Resource("graphicsconsoles", m.GraphicsConsole, "vm_graphics_consoles", READ),
+            Resource("permissions", m.Permission, "vm_permissions", READ),
+        ),
+    ),
+    Resource(
+        "templates",
+        m.Template,
+        "templates",
+        children=(
+            Resource("diskattachments", m.DiskAttachment, "template_disk_attachments", READ),
+            Resource("nics", m.Nic, "template_nics", READ),
+        ),
+    ),
+    Resource("disks", m.Disk, "disks"),
+    Resource("networks", m.Network, "networks"),
+    Resource("vnicprofiles", m.VnicProfile, "vnic_profiles"),
+    Resource("operatingsystems", m.OperatingSystemInfo, "operating_systems", READ),
+    Resource("events", m.Event, "events", frozenset({Op.LIST, Op.GET, Op.ADD})),
+    Resource(
+        "jobs",
+        m.Job,
+        "jobs",
+        READ,
+        children=(Resource("steps", m.Step, "job_steps", READ),),
+    ),
+    Resource("users", m.User, "users", READ),
+    Resource("tags", m.Tag, "tags"),
+)
+
+
+def top_level_paths() -> dict[type[ApiObject], str]:
+    """Where each type lives at the top of the tree, for hrefs of nested references."""
+    paths: dict[type[ApiObject], str] = {}
+    for resource in TABLE:
+        paths.setdefault(resource.model, resource.segment)
+    return paths

@@ -1,0 +1,82 @@
+"""What a step sees while it runs: the command's parameters, earlier steps' outputs, the engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+
+from virtfleet.common.apimodel.enums import LogSeverity
+from virtfleet.common.clock import Clock
+from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.services.eventlog import EventLog
+
+R = TypeVar("R")
+
+
+@dataclass
+class CommandContext:
+    """Per-command state handed to every step.
+
+    ``data`` is persisted after each completed step, so a command resumed after a restart sees
+    what its earlier steps produced; it must hold JSON values only.
+    """
+
+    command_id: str
+    job_id: str
+    params: Mapping[str, Any]
+    data: dict[str, Any]
+    services: Any
+    clock: Clock
+    database: Database
+    eventlog: EventLog
+    correlation_id: str | None = None
+
+    async def db(self, fn: Callable[[Connection], R]) -> R:
+        """Run ``fn(conn)`` in a worker thread inside one transaction."""
+        return await run_in_transaction(self.database, fn)
+
+    async def log_event(
+        self,
+        code: int,
+        description: str,
+        *,
+        severity: LogSeverity | str = LogSeverity.NORMAL,
+        **refs: str | None,
+    ) -> int:
+        """Write an audit event tied to this command's job and correlation id."""
+        return await self.db(
+            lambda conn: self.eventlog.record(
+                conn,
+                code=code,
+                severity=severity,
+                description=description,
+                job_id=self.job_id,
+                correlation_id=self.correlation_id,
+                **refs,
+            )
+        )
+
+
+async def run_in_transaction(database: Database, fn: Callable[[Connection], R]) -> R:
+    """Run ``fn(conn)`` in a worker thread inside one transaction.
+
+    A cancelled caller still waits for the transaction to end, so that once a stopped runner's
+    tasks are gone no write of theirs can land behind a new runner's back.
+    """
+    future = asyncio.ensure_future(asyncio.to_thread(_in_transaction, database, fn))
+    try:
+        return await asyncio.shield(future)
+    except asyncio.CancelledError:
+        await asyncio.wait([future])
+        if not future.cancelled():
+            future.exception()  # retrieved: the caller is gone, the failure is the caller's too
+        raise
+
+
+def _in_transaction(database: Database, fn: Callable[[Connection], R]) -> R:
+    with database.transaction() as conn:
+        return fn(conn)

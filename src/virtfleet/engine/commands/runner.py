@@ -1,0 +1,400 @@
+"""Runs persisted commands step by step, and resumes or rolls them back after a restart.
+
+Every state change is written before the runner moves on: a command row (state, next step,
+step outputs), its job and step rows, and the locks on the objects it works on. After a crash
+the rows say exactly where each command stood, so ``start`` can carry on from there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from functools import partial
+from types import MappingProxyType
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection
+
+from virtfleet.common.apimodel.enums import JobStatus, LogSeverity, StepStatus
+from virtfleet.common.apimodel.system import Job
+from virtfleet.common.clock import Clock
+from virtfleet.common.errors import Conflict, InvalidInput
+from virtfleet.engine.commands import store
+from virtfleet.engine.commands.context import CommandContext, run_in_transaction
+from virtfleet.engine.commands.definition import CommandDefinition
+from virtfleet.engine.commands.revert import Reverter, describe_error
+from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.services.eventlog import EventCode, EventLog
+
+log = logging.getLogger(__name__)
+
+R = TypeVar("R")
+
+_INTERRUPTED = "Interrupted by an engine restart"
+
+
+class CommandRunner:
+    """Owns the execution of every command on one event loop."""
+
+    def __init__(
+        self, database: Database, clock: Clock, eventlog: EventLog, services: Any = None
+    ) -> None:
+        self.database = database
+        self.clock = clock
+        self.eventlog = eventlog
+        self.services = services
+        self._definitions: dict[str, CommandDefinition] = {}
+        self._state_lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
+        self._pending: list[str] = []
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self._completed = asyncio.Event()
+
+    def register(self, definition: CommandDefinition) -> None:
+        if definition.kind in self._definitions:
+            raise ValueError(f"command kind {definition.kind!r} is already registered")
+        self._definitions[definition.kind] = definition
+
+    # --- submission (any thread) -----------------------------------------------------------------
+
+    def submit(
+        self,
+        kind: str,
+        params: Mapping[str, Any],
+        *,
+        locks: Sequence[tuple[str, str]] = (),
+        description: str | None = None,
+        correlation_id: str | None = None,
+        user_id: str | None = None,
+    ) -> str:
+        """Persist a new command with its job and locks, schedule it, and return the job id.
+
+        Thread-safe and blocking: API worker threads call it. Raises Conflict, writing nothing,
+        when a live command already holds one of ``locks`` (pairs of object id and reason).
+        """
+        definition = self._definitions.get(kind)
+        if definition is None:
+            raise InvalidInput(f"Unknown command kind '{kind}'")
+        if self._stopping:
+            raise Conflict("The engine is shutting down; try again when it is back")
+        command_id, job_id = str(uuid.uuid4()), str(uuid.uuid4())
+        with self.database.transaction() as conn:
+            store.create_command(
+                conn,
+                command_id=command_id,
+                job_id=job_id,
+                kind=kind,
+                params=params,
+                description=description or definition.describe(params),
+                held=locks,
+                correlation_id=correlation_id,
+                user_id=user_id,
+                now=self.clock.now(),
+            )
+        with self._state_lock:
+            loop = self._loop
+            if loop is None:
+                # Not started yet (or stopping): start() picks it up from the database.
+                self._pending.append(command_id)
+                return job_id
+        try:
+            loop.call_soon_threadsafe(self._launch, command_id, False)
+        except RuntimeError:
+            log.warning("command queued for the next start command=%s", command_id)
+        log.info("command submitted kind=%s command=%s job=%s", kind, command_id, job_id)
+        return job_id
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Take over the running loop, then resume or roll back what a previous run left."""
+        loop = asyncio.get_running_loop()
+        records, released = await self._db(_recover_rows)
+        if released:
+            log.info("released locks of finished commands count=%d", released)
+        with self._state_lock:
+            self._loop = loop
+            self._stopping = False
+            pending, self._pending = set(self._pending), []
+        for record in records:
+            self._launch(record.id, record.id not in pending)
+        for command_id in pending - {record.id for record in records}:
+            self._launch(command_id, False)
+
+    async def stop(self) -> None:
+        """Cancel in-flight commands without marking them: the next start carries them on."""
+        with self._state_lock:
+            self._stopping = True
+            self._loop = None
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Block until the job leaves status ``started``; TimeoutError after ``timeout`` s."""
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while True:
+            signal = self._completed
+            job = await self._db(partial(store.get_job, job_id=job_id))
+            if job.status != JobStatus.STARTED:
+                return job
+            remaining = None if deadline is None else deadline - loop.time()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError(f"job {job_id} is still running after {timeout} s")
+            try:
+                await asyncio.wait_for(signal.wait(), remaining)
+            except TimeoutError:
+                raise TimeoutError(f"job {job_id} is still running after {timeout} s") from None
+
+    # --- execution (event loop) ------------------------------------------------------------------
+
+    def _launch(self, command_id: str, recovering: bool) -> None:
+        if command_id in self._tasks or self._stopping:
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._run(command_id, recovering), name=f"command-{command_id}"
+        )
+        self._tasks[command_id] = task
+        task.add_done_callback(partial(self._task_done, command_id))
+
+    def _task_done(self, command_id: str, task: asyncio.Task[None]) -> None:
+        self._tasks.pop(command_id, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.error(
+                "command bookkeeping failed; it resumes on the next start command=%s",
+                command_id,
+                exc_info=task.exception(),
+            )
+        self._completed.set()
+        self._completed = asyncio.Event()
+
+    async def _run(self, command_id: str, recovering: bool) -> None:
+        record = await self._db(partial(store.load_command, command_id=command_id))
+        if record.state not in store.LIVE_STATES:
+            return
+        definition = self._definitions.get(record.kind)
+        ctx = self._context(record)
+        if definition is None:
+            await self._end(
+                ctx, None, state=store.FAILED, error=f"Unknown command kind '{record.kind}'"
+            )
+            return
+        last = len(definition.steps) - 1
+        if record.state == store.FAILING:
+            await self._unwind(ctx, definition, record.next_step, store.FAILED, record.error)
+            return
+        if record.state == store.ABORTING:
+            upto = await self._interrupted_upto(ctx, record.next_step, last)
+            await self._unwind(ctx, definition, upto, store.ABORTED, record.error)
+            return
+        if recovering and definition.recovery == "rollback" and record.next_step <= last:
+            upto = await self._interrupted_upto(ctx, record.next_step, last)
+            if upto > 0:
+                log.info("rolling back interrupted command command=%s", command_id)
+                await self._db(
+                    partial(
+                        _set_state,
+                        command_id=command_id,
+                        state=store.ABORTING,
+                        error=_INTERRUPTED,
+                        now=self.clock.now(),
+                    )
+                )
+                await self._unwind(ctx, definition, upto, store.ABORTED, _INTERRUPTED)
+                return
+        if recovering:
+            log.info("resuming command command=%s step=%d", command_id, record.next_step)
+        await self._execute(ctx, definition, record.next_step)
+
+    async def _execute(
+        self, ctx: CommandContext, definition: CommandDefinition, first: int
+    ) -> None:
+        for number in range(first, len(definition.steps)):
+            step = definition.steps[number]
+            await self._db(
+                partial(
+                    store.start_step,
+                    job_id=ctx.job_id,
+                    number=number,
+                    description=step.description,
+                    type=step.type,
+                    now=self.clock.now(),
+                )
+            )
+            try:
+                await step.run(ctx)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                await self._fail(ctx, definition, number, exc)
+                return
+            await self._db(
+                partial(
+                    _complete_step,
+                    ctx=ctx,
+                    number=number,
+                    data=dict(ctx.data),
+                    now=self.clock.now(),
+                )
+            )
+        await self._end(ctx, definition, state=store.FINISHED, error=None)
+
+    async def _fail(
+        self, ctx: CommandContext, definition: CommandDefinition, number: int, exc: Exception
+    ) -> None:
+        error = describe_error(exc)
+        log.warning(
+            "command step failed command=%s step=%s error=%s",
+            ctx.command_id,
+            definition.steps[number].name,
+            error,
+            exc_info=exc,
+        )
+        await self._db(
+            partial(_mark_failing, ctx=ctx, number=number, error=error, now=self.clock.now())
+        )
+        await self._unwind(ctx, definition, number, store.FAILED, error)
+
+    async def _unwind(
+        self,
+        ctx: CommandContext,
+        definition: CommandDefinition,
+        upto: int,
+        state: str,
+        error: str | None,
+    ) -> None:
+        """Undo steps ``0 .. upto-1`` newest first, then end the command in ``state``."""
+        reverter = Reverter()
+        for step in definition.steps[:upto]:
+            if step.undo is not None:
+                reverter.add(step.name, partial(step.undo, ctx))
+        failures = await reverter.revert()
+        if failures:
+            error = f"{error or 'Rolled back'}; undo failed: {'; '.join(failures)}"
+        await self._end(ctx, definition, state=state, error=error)
+
+    async def _interrupted_upto(self, ctx: CommandContext, next_step: int, last: int) -> int:
+        """How many steps to undo after an interruption: the interrupted one too, if it began."""
+        if next_step > last:
+            return next_step
+        began = await self._db(partial(store.step_started, job_id=ctx.job_id, number=next_step))
+        return next_step + 1 if began else next_step
+
+    async def _end(
+        self,
+        ctx: CommandContext,
+        definition: CommandDefinition | None,
+        *,
+        state: str,
+        error: str | None,
+    ) -> None:
+        await self._db(
+            partial(
+                self._end_rows,
+                ctx=ctx,
+                definition=definition,
+                state=state,
+                error=error,
+                now=self.clock.now(),
+            )
+        )
+        log.info("command ended command=%s state=%s error=%s", ctx.command_id, state, error)
+
+    def _end_rows(
+        self,
+        conn: Connection,
+        *,
+        ctx: CommandContext,
+        definition: CommandDefinition | None,
+        state: str,
+        error: str | None,
+        now: datetime,
+    ) -> None:
+        status = {
+            store.FINISHED: JobStatus.FINISHED,
+            store.FAILED: JobStatus.FAILED,
+            store.ABORTED: JobStatus.ABORTED,
+        }[state]
+        store.update_command(conn, ctx.command_id, now=now, state=state, error=error)
+        store.abort_open_steps(conn, ctx.job_id, now=now)
+        job = store.end_job(conn, ctx.job_id, status=status, now=now)
+        store.release_locks(conn, ctx.command_id)
+        description = (job.description if job else None) or (
+            definition.describe(ctx.params) if definition else ctx.command_id
+        )
+        refs: dict[str, Any] = {}
+        if job is not None and job.owner is not None:
+            refs["user_id"] = job.owner.id
+        if definition is not None:
+            refs.update(definition.refs(ctx.params, ctx.data))
+        if state == store.FINISHED:
+            code = definition.success_code if definition else EventCode.JOB_FINISHED
+            severity = LogSeverity.NORMAL
+            if definition is not None and definition.describe_done is not None:
+                text = definition.describe_done(ctx.params, ctx.data)
+            else:
+                text = f"{description} finished."
+        elif state == store.FAILED:
+            code = definition.failure_code if definition else EventCode.JOB_FAILED
+            severity = LogSeverity.ERROR
+            text = f"{description} failed: {error}"
+        else:
+            code, severity = EventCode.JOB_ABORTED, LogSeverity.WARNING
+            text = f"{description} was rolled back: {error}"
+        self.eventlog.record(
+            conn,
+            code=code,
+            severity=severity,
+            description=text,
+            job_id=ctx.job_id,
+            correlation_id=ctx.correlation_id,
+            **refs,
+        )
+
+    def _context(self, record: store.CommandRecord) -> CommandContext:
+        return CommandContext(
+            command_id=record.id,
+            job_id=record.job_id,
+            params=MappingProxyType(record.params),
+            data=record.data,
+            services=self.services,
+            clock=self.clock,
+            database=self.database,
+            eventlog=self.eventlog,
+            correlation_id=record.correlation_id,
+        )
+
+    async def _db(self, fn: Callable[[Connection], R]) -> R:
+        return await run_in_transaction(self.database, fn)
+
+
+def _recover_rows(conn: Connection) -> tuple[list[store.CommandRecord], int]:
+    released = store.release_dead_locks(conn)
+    return store.live_commands(conn), released
+
+
+def _set_state(conn: Connection, *, command_id: str, state: str, error: str, now: datetime) -> None:
+    store.update_command(conn, command_id, now=now, state=state, error=error)
+
+
+def _complete_step(
+    conn: Connection, *, ctx: CommandContext, number: int, data: dict[str, Any], now: datetime
+) -> None:
+    store.end_step(conn, ctx.job_id, number, status=StepStatus.FINISHED, now=now)
+    store.update_command(conn, ctx.command_id, now=now, next_step=number + 1, data=data)
+    store.touch_job(conn, ctx.job_id, now=now)
+
+
+def _mark_failing(
+    conn: Connection, *, ctx: CommandContext, number: int, error: str, now: datetime
+) -> None:
+    store.end_step(conn, ctx.job_id, number, status=StepStatus.FAILED, now=now)
+    store.update_command(conn, ctx.command_id, now=now, state=store.FAILING, error=error)
+    store.touch_job(conn, ctx.job_id, now=now)

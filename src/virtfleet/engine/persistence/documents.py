@@ -1,0 +1,184 @@
+"""A typed repository over a document table: rows in and out as API model objects."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import Connection, ColumnElement, Table, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from virtfleet.common.apimodel.base import ApiObject
+from virtfleet.common.errors import Conflict, NotFound
+
+T = TypeVar("T", bound=ApiObject)
+
+# Fields never stored in documents: they are derived when an object is rendered.
+_DERIVED = {"href"}
+
+Extractor = Callable[[Any], Any]
+
+
+def ref_id(field: str) -> Extractor:
+    """Column value taken from a nested reference's id (``vm.cluster.id``)."""
+
+    def extract(obj: Any) -> Any:
+        nested = getattr(obj, field)
+        return None if nested is None else nested.id
+
+    return extract
+
+
+def attr(path: str) -> Extractor:
+    """Column value taken from a (possibly dotted) field path; enums are stored by value."""
+
+    def extract(obj: Any) -> Any:
+        value = obj
+        for part in path.split("."):
+            value = getattr(value, part, None)
+            if value is None:
+                return None
+        return getattr(value, "value", value)
+
+    return extract
+
+
+class DocumentRepository(Generic[T]):
+    """Rows of one document table as objects of one API type.
+
+    ``columns`` maps each extra column to the way its value is derived from the object, so the
+    searchable columns can never disagree with the document.
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        model: type[T],
+        columns: Mapping[str, Extractor] | None = None,
+        *,
+        what: str | None = None,
+    ) -> None:
+        self.table = table
+        self.model = model
+        self.columns = {"name": attr("name"), "status": attr("status"), **(columns or {})}
+        self.what = what or model.xml_tag.replace("_", " ")
+
+    # --- mapping ---------------------------------------------------------------------------------
+
+    def _values(self, obj: T) -> dict[str, Any]:
+        values = {col: extract(obj) for col, extract in self.columns.items()}
+        values["name"] = values.get("name") or ""
+        values["doc"] = obj.model_dump(mode="json", exclude_none=True, exclude=_DERIVED)
+        return values
+
+    def to_model(self, row: Any) -> T:
+        return self.model.model_validate(row.doc)
+
+    # --- reads -----------------------------------------------------------------------------------
+
+    def find(self, conn: Connection, object_id: str) -> T | None:
+        row = conn.execute(select(self.table.c.doc).where(self.table.c.id == object_id)).first()
+        return None if row is None else self.to_model(row)
+
+    def get(self, conn: Connection, object_id: str) -> T:
+        obj = self.find(conn, object_id)
+        if obj is None:
+            raise NotFound(f"The {self.what} with id '{object_id}' does not exist")
+        return obj
+
+    def version_of(self, conn: Connection, object_id: str) -> int:
+        row = conn.execute(
+            select(self.table.c.version).where(self.table.c.id == object_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"The {self.what} with id '{object_id}' does not exist")
+        return int(row.version)
+
+    def find_by_name(self, conn: Connection, name: str) -> T | None:
+        rows = self.query(conn, self.table.c.name == name, limit=2)
+        return rows[0] if rows else None
+
+    def query(
+        self,
+        conn: Connection,
+        where: ColumnElement[bool] | None = None,
+        *,
+        order_by: Sequence[ColumnElement[Any]] = (),
+        limit: int | None = None,
+        offset: int = 0,
+    ) -> list[T]:
+        statement = select(self.table.c.doc)
+        if where is not None:
+            statement = statement.where(where)
+        statement = statement.order_by(*order_by, self.table.c.name, self.table.c.id)
+        if limit is not None:
+            statement = statement.limit(limit)
+        if offset:
+            statement = statement.offset(offset)
+        return [self.to_model(row) for row in conn.execute(statement)]
+
+    def count(self, conn: Connection, where: ColumnElement[bool] | None = None) -> int:
+        statement = select(func.count()).select_from(self.table)
+        if where is not None:
+            statement = statement.where(where)
+        return int(conn.execute(statement).scalar_one())
+
+    # --- writes ----------------------------------------------------------------------------------
+
+    def insert(self, conn: Connection, obj: T, **extra: Any) -> T:
+        values = self._values(obj) | extra
+        values.update(id=obj.id, version=1, created_at=datetime.now(UTC))
+        try:
+            with conn.begin_nested():
+                conn.execute(insert(self.table).values(**values))
+        except IntegrityError:
+            raise Conflict(
+                f"A {self.what} named '{obj.name}' already exists, or it refers to an object "
+                "that does not exist"
+            ) from None
+        return obj
+
+    def save(
+        self, conn: Connection, obj: T, *, expected_version: int | None = None, **extra: Any
+    ) -> int:
+        """Write the object back; with ``expected_version`` it is a compare-and-swap.
+
+        Returns the new version. A lost race raises Conflict, so two actors can never both
+        believe they moved the same object.
+        """
+        assert obj.id is not None
+        statement = update(self.table).where(self.table.c.id == obj.id)
+        if expected_version is not None:
+            statement = statement.where(self.table.c.version == expected_version)
+        values = self._values(obj) | extra
+        values["version"] = self.table.c.version + 1
+        try:
+            with conn.begin_nested():
+                result = conn.execute(statement.values(**values))
+        except IntegrityError:
+            raise Conflict(f"A {self.what} named '{obj.name}' already exists") from None
+        if result.rowcount != 1:
+            if expected_version is not None and self.find(conn, obj.id) is not None:
+                raise Conflict(f"The {self.what} '{obj.name}' was changed by another operation")
+            raise NotFound(f"The {self.what} with id '{obj.id}' does not exist")
+        return self.version_of(conn, obj.id)
+
+    def delete(self, conn: Connection, object_id: str) -> None:
+        try:
+            with conn.begin_nested():
+                result = conn.execute(delete(self.table).where(self.table.c.id == object_id))
+        except IntegrityError:
+            raise Conflict(
+                f"The {self.what} with id '{object_id}' is still used by other objects"
+            ) from None
+        if result.rowcount != 1:
+            raise NotFound(f"The {self.what} with id '{object_id}' does not exist")
+
+    def column(self, conn: Connection, object_id: str, name: str) -> Any:
+        row = conn.execute(
+            select(self.table.c[name]).where(self.table.c.id == object_id)
+        ).first()
+        if row is None:
+            raise NotFound(f"The {self.what} with id '{object_id}' does not exist")
+        return row[0]

@@ -1,0 +1,221 @@
+"""What every resource service shares: the list query, the scope of sub-collections, and the
+generic document-backed service that concrete services specialise with small hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Generic, TypeVar
+
+from sqlalchemy import Connection, ColumnElement
+
+from virtfleet.common.apimodel import Action
+from virtfleet.common.apimodel.base import ApiObject
+from virtfleet.common.errors import InvalidInput, NotFound
+from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.persistence.documents import DocumentRepository
+from virtfleet.engine.services.merge import merge_update
+from virtfleet.engine.services.search import (
+    FieldResolver,
+    compile_condition,
+    compile_sort,
+    parse_search,
+)
+
+T = TypeVar("T", bound=ApiObject)
+
+MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class ListQuery:
+    """The parameters every collection accepts (``search``, ``max``, ``case_sensitive``...)."""
+
+    search: str | None = None
+    max: int | None = None
+    case_sensitive: bool = True
+    from_id: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Ids of the parents in the URL: ``/vms/{vm}/nics`` is ``Scope(("<vm id>",))``."""
+
+    parents: tuple[str, ...] = ()
+
+    @property
+    def parent(self) -> str:
+        if not self.parents:
+            raise NotFound("This collection needs a parent object")
+        return self.parents[-1]
+
+
+ROOT = Scope()
+
+
+@dataclass(frozen=True)
+class Options:
+    """Query parameters of add/remove calls (``async``, ``force``, ``clone``...)."""
+
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def flag(self, name: str, default: bool = False) -> bool:
+        raw = self.values.get(name)
+        if raw is None or raw == "":
+            return default
+        if raw.lower() in ("true", "1", "yes"):
+            return True
+        if raw.lower() in ("false", "0", "no"):
+            return False
+        raise InvalidInput(f"The parameter '{name}' must be true or false, not '{raw}'")
+
+
+class ResourceService:
+    """The operations a resource may support; routes are generated only for declared ones."""
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[ApiObject]:
+        raise NotFound("This collection cannot be listed")
+
+    def get(self, scope: Scope, object_id: str) -> ApiObject:
+        raise NotFound(f"No object with id '{object_id}' here")
+
+    def add(self, scope: Scope, obj: Any, options: Options) -> ApiObject:
+        raise InvalidInput("Objects cannot be added to this collection")
+
+    def update(self, scope: Scope, object_id: str, changes: Any) -> ApiObject:
+        raise InvalidInput("This object cannot be updated")
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        raise InvalidInput("This object cannot be removed")
+
+    def act(self, scope: Scope, object_id: str, name: str, action: Action) -> Action:
+        raise NotFound(f"Unknown action '{name}'")
+
+
+def page_bounds(max_items: int | None, page: int | None) -> tuple[int | None, int]:
+    """``max`` and a search's ``page N`` as SQL limit and offset."""
+    if max_items is not None and max_items < 0:
+        max_items = None  # oVirt treats -1 as "no limit"
+    limit = min(max_items, MAX_PAGE) if max_items is not None else None
+    if page is None or page <= 1:
+        return limit, 0
+    return limit, (page - 1) * (limit or 0)
+
+
+class DocumentService(ResourceService, Generic[T]):
+    """A collection stored in one document table.
+
+    Subclasses set ``repo`` and ``search_fields`` and override the hooks they need:
+    ``scope_filter`` (sub-collections), ``prepare_new``, ``prepare_update``, ``before_remove``,
+    ``after_add``, ``after_remove``.
+    """
+
+    search_fields: ClassVar[Mapping[str, FieldResolver]] = {}
+    immutable_fields: ClassVar[frozenset[str]] = frozenset({"id", "href"})
+
+    def __init__(
+        self,
+        database: Database,
+        repo: DocumentRepository[T],
+        *,
+        parent_column: str | None = None,
+    ) -> None:
+        self.db = database
+        self.repo = repo
+        self.parent_column = parent_column
+
+    # --- hooks -----------------------------------------------------------------------------------
+
+    def scope_filter(self, scope: Scope) -> ColumnElement[bool] | None:
+        """Sub-collections see only the rows whose parent column holds the parent's id."""
+        if self.parent_column is None:
+            return None
+        return self.repo.table.c[self.parent_column] == scope.parent
+
+    def sortable(self) -> Mapping[str, ColumnElement[Any]]:
+        return {"name": self.repo.table.c.name, "status": self.repo.table.c.status}
+
+    def prepare_new(self, conn: Connection, scope: Scope, obj: T, options: Options) -> T:
+        return obj
+
+    def prepare_update(self, conn: Connection, scope: Scope, current: T, updated: T) -> T:
+        return updated
+
+    def before_remove(self, conn: Connection, scope: Scope, obj: T, options: Options) -> None:
+        return None
+
+    def after_add(self, conn: Connection, scope: Scope, obj: T) -> None:
+        return None
+
+    def after_remove(self, conn: Connection, scope: Scope, obj: T) -> None:
+        return None
+
+    def decorate(self, conn: Connection, obj: T) -> T:
+        """Fill derived fields (live statistics, counts) just before an object is returned."""
+        return obj
+
+    # --- operations ------------------------------------------------------------------------------
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[T]:
+        conditions: list[ColumnElement[bool]] = []
+        scoped = self.scope_filter(scope)
+        if scoped is not None:
+            conditions.append(scoped)
+        parsed = parse_search(query.search or "")
+        if parsed.condition is not None:
+            conditions.append(
+                compile_condition(
+                    parsed.condition, self.search_fields, case_sensitive=query.case_sensitive
+                )
+            )
+        order = [] if parsed.sort is None else [compile_sort(parsed.sort, self.sortable())]
+        limit, offset = page_bounds(query.max, parsed.page)
+        where = None
+        if conditions:
+            from sqlalchemy import and_
+
+            where = and_(*conditions)
+        with self.db.read() as conn:
+            items = self.repo.query(conn, where, order_by=order, limit=limit, offset=offset)
+            return [self.decorate(conn, item) for item in items]
+
+    def get(self, scope: Scope, object_id: str) -> T:
+        with self.db.read() as conn:
+            return self.decorate(conn, self.get_in_scope(conn, scope, object_id))
+
+    def get_in_scope(self, conn: Connection, scope: Scope, object_id: str) -> T:
+        obj = self.repo.get(conn, object_id)
+        scoped = self.scope_filter(scope)
+        if scoped is not None:
+            found = self.repo.count(conn, scoped & (self.repo.table.c.id == object_id))
+            if not found:
+                raise NotFound(f"The {self.repo.what} with id '{object_id}' is not here")
+        return obj
+
+    def add(self, scope: Scope, obj: T, options: Options) -> T:
+        with self.db.transaction() as conn:
+            prepared = self.prepare_new(conn, scope, obj, options)
+            self.repo.insert(conn, prepared)
+            self.after_add(conn, scope, prepared)
+            return self.decorate(conn, prepared)
+
+    def update(self, scope: Scope, object_id: str, changes: T) -> T:
+        touched = changes.model_fields_set & self.immutable_fields
+        touched = {f for f in touched if getattr(changes, f) not in (None, object_id)}
+        if touched:
+            raise InvalidInput(f"These fields cannot be changed: {', '.join(sorted(touched))}")
+        with self.db.transaction() as conn:
+            current = self.get_in_scope(conn, scope, object_id)
+            version = self.repo.version_of(conn, object_id)
+            updated = merge_update(current, changes)
+            prepared = self.prepare_update(conn, scope, current, updated)
+            self.repo.save(conn, prepared, expected_version=version)
+            return self.decorate(conn, prepared)
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        with self.db.transaction() as conn:
+            obj = self.get_in_scope(conn, scope, object_id)
+            self.before_remove(conn, scope, obj, options)
+            self.repo.delete(conn, object_id)
+            self.after_remove(conn, scope, obj)

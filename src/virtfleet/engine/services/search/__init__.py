@@ -1,0 +1,43 @@
+"""oVirt ``?search=`` support: parse the query language and compile it into SQL conditions."""
+
+from virtfleet.engine.services.search.ast import (
+    And,
+    Comparison,
+    Expr,
+    Operator,
+    Or,
+    SearchQuery,
+    Sort,
+)
+from virtfleet.engine.services.search.parser import MAX_LENGTH, parse_search, render
+from virtfleet.engine.services.search.sql import (
+    FieldResolver,
+    compile_condition,
+    compile_sort,
+    datetime_field,
+    enum_field,
+    int_field,
+    related_field,
+    text_field,
+)
+
+__all__ = [
+    "MAX_LENGTH",
+    "And",
+    "Comparison",
+    "Expr",
+    "FieldResolver",
+    "Operator",
+    "Or",
+    "SearchQuery",
+    "Sort",
+    "compile_condition",
+    "compile_sort",
+    "datetime_field",
+    "enum_field",
+    "int_field",
+    "parse_search",
+    "related_field",
+    "render",
+    "text_field",
+]

@@ -1,0 +1,237 @@
+"""Compile search ASTs into SQLAlchemy Core conditions that SQLite and PostgreSQL both accept.
+
+Each collection maps its searchable field names to a ``FieldResolver`` built by the factories
+here; values are always bound parameters, never spliced into SQL text.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Boolean, String, and_, false, func, literal, not_, or_, select, true
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
+
+from virtfleet.common.errors import InvalidInput
+from virtfleet.engine.services.search.ast import And, Comparison, Expr, Operator, Sort
+
+WILDCARD = "*"
+_LIKE_ESCAPE = "\\"
+_INT_RE = re.compile(r"[+-]?[0-9]{1,19}")
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_T = TypeVar("_T")
+_PYTHON_OPERATORS = {
+    Operator.EQ: operator.eq,
+    Operator.NE: operator.ne,
+    Operator.LT: operator.lt,
+    Operator.GT: operator.gt,
+    Operator.LE: operator.le,
+    Operator.GE: operator.ge,
+}
+
+
+class FieldResolver(Protocol):
+    """Turns one ``field op value`` comparison into a SQL condition for one searchable field."""
+
+    def __call__(self, op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]: ...
+
+
+class _CaseSensitiveWildcard(ColumnElement[bool]):
+    """Case-sensitive ``*`` match: SQLite's LIKE ignores case, so SQLite gets GLOB instead."""
+
+    inherit_cache = True
+    type = Boolean()
+    _traverse_internals = [
+        ("column", InternalTraversal.dp_clauseelement),
+        ("like_pattern", InternalTraversal.dp_clauseelement),
+        ("glob_pattern", InternalTraversal.dp_clauseelement),
+    ]
+
+    def __init__(self, column: ColumnElement[str], value: str) -> None:
+        self.column = column
+        self.like_pattern = literal(like_pattern(value), String())
+        self.glob_pattern = literal(glob_pattern(value), String())
+
+
+@compiles(_CaseSensitiveWildcard)
+def _compile_wildcard(element: _CaseSensitiveWildcard, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.like(element.like_pattern, escape=_LIKE_ESCAPE), **kw)
+
+
+@compiles(_CaseSensitiveWildcard, "sqlite")
+def _compile_wildcard_sqlite(
+    element: _CaseSensitiveWildcard, compiler: SQLCompiler, **kw: Any
+) -> str:
+    return compiler.process(element.column.op("GLOB")(element.glob_pattern), **kw)
+
+
+def like_pattern(value: str) -> str:
+    """LIKE pattern (escape character backslash) where only ``*`` is a wildcard."""
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%")
+    return escaped.replace(WILDCARD, "%")
+
+
+def glob_pattern(value: str) -> str:
+    """SQLite GLOB pattern where only ``*`` is a wildcard."""
+    return value.replace("[", "[[]").replace("?", "[?]")
+
+
+def _compare(left: ColumnElement[Any], op: Operator, right: Any) -> ColumnElement[bool]:
+    condition: ColumnElement[bool] = _PYTHON_OPERATORS[op](left, right)
+    return condition
+
+
+def text_field(column: ColumnElement[str]) -> FieldResolver:
+    """Text: ``*`` is a wildcard for = and !=; < and > compare lexically."""
+
+    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        bound = literal(value, String())
+        if op in (Operator.EQ, Operator.NE) and WILDCARD in value:
+            if case_sensitive:
+                matched: ColumnElement[bool] = _CaseSensitiveWildcard(column, value)
+            else:
+                pattern = func.lower(literal(like_pattern(value), String()))
+                matched = func.lower(column).like(pattern, escape=_LIKE_ESCAPE)
+            return matched if op is Operator.EQ else not_(matched)
+        if case_sensitive:
+            return _compare(column, op, bound)
+        return _compare(func.lower(column), op, func.lower(bound))
+
+    return resolve
+
+
+def parse_int(value: str) -> int:
+    """A 64-bit integer search value, or InvalidInput."""
+    if not _INT_RE.fullmatch(value):
+        raise InvalidInput(f"Invalid search value '{value}': expected an integer")
+    number = int(value)
+    if not _INT64_MIN <= number <= _INT64_MAX:
+        raise InvalidInput(f"Invalid search value '{value}': integer out of range")
+    return number
+
+
+def int_field(column: ColumnElement[int]) -> FieldResolver:
+    """Integer: every operator; the value must be a decimal integer."""
+
+    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        return _compare(column, op, parse_int(value))
+
+    return resolve
+
+
+def enum_field(column: ColumnElement[str], allowed: Iterable[str]) -> FieldResolver:
+    """Enumerated text (statuses): = and != only, value one of ``allowed`` in any case."""
+    canonical = {name.lower(): name for name in allowed}
+    choices = ", ".join(sorted(canonical.values()))
+
+    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        if op not in (Operator.EQ, Operator.NE):
+            raise InvalidInput(f"Invalid search operator '{op.value}': use = or != here")
+        wanted = value.lower()
+        if WILDCARD in wanted:
+            regex = re.compile(".*".join(re.escape(part) for part in wanted.split(WILDCARD)))
+            names = sorted(name for key, name in canonical.items() if regex.fullmatch(key))
+        else:
+            names = [canonical[wanted]] if wanted in canonical else []
+        if not names:
+            raise InvalidInput(f"Invalid search value '{value}': expected one of {choices}")
+        matched = column == names[0] if len(names) == 1 else column.in_(names)
+        return matched if op is Operator.EQ else not_(matched)
+
+    return resolve
+
+
+def parse_datetime(value: str) -> datetime:
+    """An ISO 8601 date or date-time; zoned values are converted to UTC, naive ones are UTC."""
+    try:
+        parsed = datetime.fromisoformat(value)
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"Invalid search value '{value}': expected an ISO 8601 date") from None
+
+
+def _is_date_only(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def datetime_field(column: ColumnElement[datetime]) -> FieldResolver:
+    """Date-time: every operator; a bare date (``2024-05-01``) stands for that whole UTC day."""
+    zoned = bool(getattr(column.type, "timezone", False))
+
+    def bind(moment: datetime) -> datetime:
+        return moment if zoned else moment.replace(tzinfo=None)
+
+    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        start = parse_datetime(value)
+        if not _is_date_only(value):
+            return _compare(column, op, bind(start))
+        if start.date() == date.max:
+            raise InvalidInput(f"Invalid search value '{value}': date out of range")
+        end = bind(start + timedelta(days=1))
+        first = bind(start)
+        match op:
+            case Operator.EQ:
+                return and_(column >= first, column < end)
+            case Operator.NE:
+                return or_(column < first, column >= end)
+            case Operator.LT:
+                return column < first
+            case Operator.GE:
+                return column >= first
+            case Operator.GT:
+                return column >= end
+            case Operator.LE:
+                return column < end
+
+    return resolve
+
+
+def related_field(
+    fk_column: ColumnElement[Any],
+    target_id_column: ColumnElement[Any],
+    target_resolver: FieldResolver,
+) -> FieldResolver:
+    """A field of another object (``cluster``, ``host.name``) reached through a foreign key."""
+
+    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        condition = target_resolver(op, value, case_sensitive)
+        return fk_column.in_(select(target_id_column).where(condition))
+
+    return resolve
+
+
+def _lookup(mapping: Mapping[str, _T], name: str, what: str) -> _T:
+    found = {key.lower(): item for key, item in mapping.items()}.get(name.lower())
+    if found is None:
+        allowed = ", ".join(sorted(key.lower() for key in mapping)) or "none"
+        raise InvalidInput(f"Unknown {what} '{name}'; allowed: {allowed}")
+    return found
+
+
+def compile_condition(
+    expr: Expr, fields: Mapping[str, FieldResolver], *, case_sensitive: bool
+) -> ColumnElement[bool]:
+    """SQL condition for ``expr``; field names are matched case-insensitively."""
+    if isinstance(expr, Comparison):
+        resolver = _lookup(fields, expr.field, "search field")
+        return resolver(expr.op, expr.value, case_sensitive)
+    parts = [compile_condition(item, fields, case_sensitive=case_sensitive) for item in expr.items]
+    if isinstance(expr, And):
+        return and_(*parts) if parts else true()
+    return or_(*parts) if parts else false()
+
+
+def compile_sort(sort: Sort, sortable: Mapping[str, ColumnElement[Any]]) -> ColumnElement[Any]:
+    """ORDER BY element for ``sortby``."""
+    column = _lookup(sortable, sort.field, "sort field")
+    return column.desc() if sort.descending else column.asc()
