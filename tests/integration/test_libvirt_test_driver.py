@@ -6,6 +6,7 @@ import queue
 import tempfile
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -328,3 +329,25 @@ def test_factory_opens_other_uris_as_qemu_until_kvm_is_probed() -> None:
     driver = open_driver("qemu:///system", host_uuid=str(uuid.uuid4()))
     assert isinstance(driver, LibvirtDriver)
     assert (driver.uri, driver.domain_type) == ("qemu:///system", "qemu")
+
+
+def test_vms_created_from_many_threads_all_run(host: LibvirtDriver) -> None:
+    specs = [_spec(name=f"vm{i}") for i in range(20)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        states = list(pool.map(host.create_vm, specs))
+    assert {s.state for s in states} == {VmRunState.RUNNING}
+    assert _states(host) == {spec.id: VmRunState.RUNNING for spec in specs}
+
+
+def test_concurrent_creates_of_one_vm_start_it_once(host: LibvirtDriver) -> None:
+    spec = _spec()
+
+    def create(_: int) -> str:
+        try:
+            return host.create_vm(spec).state.value
+        except Conflict:
+            return "conflict"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = sorted(pool.map(create, range(6)))
+    assert outcomes == ["conflict"] * 5 + ["running"]

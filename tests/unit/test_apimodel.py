@@ -28,11 +28,13 @@ from virtfleet.common.apimodel import (
     Event,
     Host,
     HostStatus,
+    HostStorage,
     InheritableBoolean,
     MacPool,
     Network,
     NetworkUsage,
     OperatingSystemInfo,
+    StorageDomain,
     StorageDomainStatus,
     Template,
     Vm,
@@ -135,6 +137,13 @@ def test_objects_name_their_collection_as_ovirt_does(name: str, collection: str)
     cls = getattr(apimodel, name)
     assert issubclass(cls, ApiObject)
     assert cls.__dict__.get("xml_collection") == collection
+
+
+def test_storage_details_are_a_struct_so_they_are_written_inline() -> None:
+    assert not issubclass(HostStorage, ApiObject)
+    assert StorageDomain.model_fields["storage"].annotation == HostStorage | None
+    assert HostStorage.xml_collection == "host_storages"
+    assert HostStorage.model_validate({"id": "s1", "type": "nfs"}).id == "s1"
 
 
 def test_collection_tags_are_unique() -> None:

@@ -372,7 +372,7 @@ def model_matches(
 
 
 _ALPHABET = "aA_%?[\\éÉ"
-_STORED_TEXT = st.none() | st.text(alphabet=_ALPHABET, max_size=3)
+_STORED_TEXT = st.one_of(st.none(), *[st.text(alphabet=_ALPHABET, max_size=3)] * 3)
 _ANY_OP = st.sampled_from(list(Operator))
 _EQ_NE = st.sampled_from([Operator.EQ, Operator.NE])
 _DAY = st.integers(min_value=1, max_value=3)
@@ -403,7 +403,7 @@ def _search_text(draw: st.DrawFn, names: list[str]) -> str:
     return text
 
 
-def _conditions(names: list[str]) -> st.SearchStrategy[Expr]:
+def _conditions(names: list[str], nested: bool) -> st.SearchStrategy[Expr]:
     text_op = st.one_of(_EQ_NE, _ANY_OP)
     leaf = st.one_of(
         st.builds(Comparison, st.just("name"), text_op, _search_text(names)),
@@ -418,6 +418,8 @@ def _conditions(names: list[str]) -> st.SearchStrategy[Expr]:
         st.builds(Comparison, st.just("memory"), _ANY_OP, st.integers(-2, 2).map(str)),
         st.builds(Comparison, st.just("created"), _ANY_OP, _DT_VALUE),
     )
+    if not nested:
+        return leaf
     return st.recursive(
         leaf,
         lambda children: st.one_of(
@@ -436,7 +438,7 @@ class Scenario:
 
 
 @st.composite
-def _scenarios(draw: st.DrawFn) -> Scenario:
+def _scenarios(draw: st.DrawFn, nested: bool) -> Scenario:
     cluster_rows = draw(_CLUSTERS)
     cluster_id = st.none() | st.sampled_from(sorted(cluster_rows)) if cluster_rows else st.none()
     vm = st.builds(
@@ -450,13 +452,11 @@ def _scenarios(draw: st.DrawFn) -> Scenario:
     )
     rows = [replace(row, id=i + 1) for i, row in enumerate(draw(st.lists(vm, min_size=1, max_size=8)))]
     names = [vm.name for vm in rows] + list(cluster_rows.values())
-    condition = draw(_conditions([name for name in names if name is not None]))
+    condition = draw(_conditions([name for name in names if name is not None], nested))
     return Scenario(cluster_rows, rows, condition)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_scenarios(), st.booleans())
-def test_sql_matches_the_python_model(scenario: Scenario, case_sensitive: bool) -> None:
+def check_against_model(scenario: Scenario, case_sensitive: bool) -> None:
     engine = make_engine(scenario.cluster_rows, scenario.rows)
     try:
         compiled = compile_condition(scenario.condition, FIELDS, case_sensitive=case_sensitive)
@@ -469,3 +469,19 @@ def test_sql_matches_the_python_model(scenario: Scenario, case_sensitive: bool) 
         if model_matches(scenario.condition, vm, scenario.cluster_rows, case_sensitive)
     }
     assert got == expected
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_scenarios(nested=False), st.booleans())
+def test_sql_matches_the_python_model_for_single_comparisons(
+    scenario: Scenario, case_sensitive: bool
+) -> None:
+    check_against_model(scenario, case_sensitive)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_scenarios(nested=True), st.booleans())
+def test_sql_matches_the_python_model_for_and_or_trees(
+    scenario: Scenario, case_sensitive: bool
+) -> None:
+    check_against_model(scenario, case_sensitive)

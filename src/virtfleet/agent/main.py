@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from virtfleet.agent.config import AgentConfig
@@ -24,7 +26,9 @@ def run_agent(config_path: Path) -> None:
     asyncio.run(_serve(config))
 
 
-async def _serve(config: AgentConfig) -> None:
+@asynccontextmanager
+async def running_agent(config: AgentConfig) -> AsyncIterator[AgentServer]:
+    """An agent serving ``config`` for the duration of the block (also used by ``virtfleet up``)."""
     # Imported here: the real driver and storage pull in libvirt and qemu-img tooling.
     from virtfleet.agent.hypervisor.factory import open_driver
     from virtfleet.agent.storage.ops import StorageOps
@@ -36,11 +40,16 @@ async def _serve(config: AgentConfig) -> None:
         server = AgentServer(config, driver, StorageOps(), identity=identity)
         await server.start()
         try:
-            await _wait_for_signal()
+            yield server
         finally:
             await server.stop()
     finally:
         await asyncio.to_thread(driver.close)
+
+
+async def _serve(config: AgentConfig) -> None:
+    async with running_agent(config):
+        await _wait_for_signal()
     log.info("agent stopped")
 
 

@@ -5,18 +5,21 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import insert, select
 
 from virtfleet.common.clock import Clock, SystemClock
+from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.services.activity import EventService, JobService, JobStepService
 from virtfleet.engine.services.auth import AuthService
 from virtfleet.engine.services.base import ResourceService
 from virtfleet.engine.services.clusters import ClusterService
 from virtfleet.engine.services.datacenters import DataCenterService
+from virtfleet.engine.services.eventlog import EventLog
 from virtfleet.engine.services.networks import NetworkService, VnicProfileService
 from virtfleet.engine.services.system import (
     OperatingSystemService,
@@ -29,15 +32,39 @@ from virtfleet.engine.services.templates import TemplateService
 ServiceFactory = Callable[["EngineContext"], dict[str, ResourceService]]
 
 
+class Background(Protocol):
+    """A loop that runs while the engine runs (monitoring, the command runner...)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
 @dataclass
 class EngineContext:
+    """Everything long-lived. ``extras`` holds components owned by one package (host
+    connections, the scheduler...), each read through an accessor in its own module."""
+
     config: EngineConfig
     database: Database
     clock: Clock
     auth: AuthService
     root: RootService
+    eventlog: EventLog
+    runner: CommandRunner
     services: dict[str, ResourceService] = field(default_factory=dict)
     extras: dict[str, Any] = field(default_factory=dict)
+    background: list[Background] = field(default_factory=list)
+
+    async def start(self) -> None:
+        for component in self.background:
+            await component.start()
+
+    async def stop(self) -> None:
+        for component in reversed(self.background):
+            await component.stop()
+        self.eventlog.close()
+        self.database.dispose()
 
 
 def _instance_id(database: Database) -> str:
@@ -68,7 +95,15 @@ def core_services(ctx: EngineContext) -> dict[str, ResourceService]:
         "operating_systems": OperatingSystemService(),
         "users": UserService(db),
         "tags": TagService(db),
+        "events": EventService(db, ctx.eventlog),
+        "jobs": JobService(db),
+        "job_steps": JobStepService(db),
     }
+
+
+def default_service_factories() -> tuple[ServiceFactory, ...]:
+    """Every package's services, in the order their components must start."""
+    return (core_services,)
 
 
 def build_context(
@@ -80,13 +115,20 @@ def build_context(
     database = Database(config.effective_database_url)
     database.migrate()
     clock = clock or SystemClock()
+    eventlog = EventLog(database, clock)
+    runner = CommandRunner(database, clock, eventlog)
     ctx = EngineContext(
         config=config,
         database=database,
         clock=clock,
         auth=AuthService(database, clock),
         root=RootService(database, clock, _instance_id(database)),
+        eventlog=eventlog,
+        runner=runner,
     )
+    runner.services = ctx
     for factory in service_factories:
         ctx.services.update(factory(ctx))
+    # the runner starts last, once every factory has registered its commands
+    ctx.background.append(runner)
     return ctx

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from pydantic import Field
 
-from virtfleet.common.apimodel.base import ApiObject
+from virtfleet.common.apimodel.base import ApiObject, ApiStruct
 from virtfleet.common.apimodel.common import write_only
 from virtfleet.common.apimodel.enums import (
     DiskBackup,
@@ -30,12 +30,18 @@ if TYPE_CHECKING:
     from virtfleet.common.apimodel.system import Permission
 
 
-class HostStorage(ApiObject):
-    """Where a storage domain's storage lives (an NFS export, a local path, an iSCSI target)."""
+class HostStorage(ApiStruct):
+    """Where a storage domain's storage lives (an NFS export, a local path, an iSCSI target).
+
+    A struct so that codecs write it inline, as oVirt does; it still carries an ``id`` for the
+    ``/hosts/{id}/storage`` listing.
+    """
 
     xml_tag: ClassVar[str] = "host_storage"
     xml_collection: ClassVar[str] = "host_storages"
 
+    id: str | None = None
+    href: str | None = None
     type: StorageType | None = None
     address: str | None = None
     path: str | None = None

@@ -16,6 +16,7 @@ from virtfleet.engine.api.faults import EXCEPTION_HANDLERS
 from virtfleet.engine.api.openapi import build_openapi
 from virtfleet.engine.api.root import root_route
 from virtfleet.engine.api.routing import API_PREFIX, ApiRouter
+from virtfleet.engine.api.stream import events_stream_route
 from virtfleet.engine.context import EngineContext
 
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
@@ -40,10 +41,11 @@ def create_app(
 
     routes: list[BaseRoute] = [
         *sso_routes(authenticator),
-        pki_route(ctx.config.pki_dir / "ca.pem", ctx.config.pki_dir / "engine.pem"),
+        pki_route(ctx.config.pki_dir / "ca.crt", ctx.config.pki_dir / "engine.crt"),
         Route(OPENAPI_PATH, openapi, methods=["GET"]),
         Route("/ovirt-engine/services/health", health, methods=["GET"]),
         root_route(ctx.root, router),
+        events_stream_route(ctx.eventlog, authenticator),
         *router.routes(),
         *(extra_routes or []),
     ]

@@ -100,7 +100,7 @@ TABLE: tuple[Resource, ...] = (
             Resource("diskattachments", m.DiskAttachment, "vm_disk_attachments"),
             Resource("nics", m.Nic, "vm_nics"),
             _statistics("vm_statistics"),
-            Resource("numanodes", m.NumaNode, "vm_numa_nodes", READ),
+            Resource("numanodes", m.VirtualNumaNode, "vm_numa_nodes", READ),
             Resource("graphicsconsoles", m.GraphicsConsole, "vm_graphics_consoles", READ),
             Resource("permissions", m.Permission, "vm_permissions", READ),
         ),

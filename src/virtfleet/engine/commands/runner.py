@@ -3,6 +3,9 @@
 Every state change is written before the runner moves on: a command row (state, next step,
 step outputs), its job and step rows, and the locks on the objects it works on. After a crash
 the rows say exactly where each command stood, so ``start`` can carry on from there.
+
+As in oVirt, a step's row appears when the step starts (numbered from 0 in definition order)
+and is finished, failed or aborted when it ends; a re-run after a restart reuses the row.
 """
 
 from __future__ import annotations

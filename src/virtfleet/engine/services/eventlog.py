@@ -90,7 +90,7 @@ class EventCode(IntEnum):
     JOB_ABORTED = 90003
 
 
-@dataclass
+@dataclass(eq=False)
 class _Subscriber:
     loop: asyncio.AbstractEventLoop
     queue: asyncio.Queue[Event] = field(default_factory=asyncio.Queue)
@@ -167,7 +167,9 @@ class EventLog:
             "user_id": user_id,
             "job_id": job_id,
         }
-        event_id = int(conn.execute(insert(events).values(**values)).inserted_primary_key[0])
+        key = conn.execute(insert(events).values(**values)).inserted_primary_key
+        assert key is not None
+        event_id = int(key[0])
         self._pending(conn).events.append(_to_event({"id": event_id, **values}))
         return event_id
 

@@ -73,7 +73,7 @@ def _compile_wildcard_sqlite(
 
 def like_pattern(value: str) -> str:
     """LIKE pattern (escape character backslash) where only ``*`` is a wildcard."""
-    escaped = value.replace("\\", "\\\\").replace("%", "\\%")
+    escaped = value.replace("\\", "\\\\").replace("_", "\\_")
     return escaped.replace(WILDCARD, "%")
 
 

@@ -1,0 +1,27 @@
+"""Where host monitoring hands what agents say about VMs; the VM package implements it."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from virtfleet.common.protocol import VmState, VmStats
+
+VM_STATE_SINK_KEY = "vm_state_sink"
+
+
+class VmStateSink(Protocol):
+    """Receives VM facts from host monitoring; keeps VM logic out of the monitor."""
+
+    async def on_vm_state(self, host_id: str, state: VmState) -> None: ...
+
+    async def on_vm_stats(self, host_id: str, stats: list[VmStats]) -> None: ...
+
+    async def on_vm_list(self, host_id: str, states: list[VmState]) -> None: ...
+
+    async def on_host_lost(self, host_id: str) -> None: ...
+
+
+def vm_state_sink(ctx: Any) -> VmStateSink | None:
+    """The registered sink, looked up at call time so it may be registered after monitoring."""
+    sink: VmStateSink | None = ctx.extras.get(VM_STATE_SINK_KEY)
+    return sink

@@ -1,0 +1,177 @@
+"""Choosing a host for a VM: filter the cluster's up hosts, weigh the survivors, take the best.
+
+The pure part (``select_host``) is what the property tests exercise; ``load_candidates`` reads
+the facts it needs from the database, charging VMs still launching to their chosen host.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection
+
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.enums import HostStatus, VmStatus
+from virtfleet.common.errors import Conflict
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence import tables
+from virtfleet.engine.scheduler.filters import (
+    CpuFilter,
+    Filter,
+    HostCandidate,
+    MemoryFilter,
+    PlacementContext,
+    VmRequest,
+)
+from virtfleet.engine.scheduler.weights import FewestVmsWeight, FreeMemoryWeight, Weight, total_weights
+
+log = logging.getLogger(__name__)
+
+# Statuses in which a VM holds memory on its host; the first ones are not in host stats yet.
+PENDING_STATUSES = frozenset(
+    {VmStatus.WAIT_FOR_LAUNCH, VmStatus.POWERING_UP, VmStatus.RESTORING_STATE}
+)
+HOLDING_STATUSES = PENDING_STATUSES | {
+    VmStatus.UP,
+    VmStatus.PAUSED,
+    VmStatus.POWERING_DOWN,
+    VmStatus.REBOOT_IN_PROGRESS,
+    VmStatus.SAVING_STATE,
+    VmStatus.MIGRATING,
+    VmStatus.NOT_RESPONDING,
+    VmStatus.UNKNOWN,
+}
+
+FreeMemoryLookup = Callable[[str], int | None]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A named pipeline of filters and weights (oVirt's cluster scheduling policies)."""
+
+    name: str
+    filters: Sequence[Filter] = field(default_factory=lambda: (MemoryFilter(), CpuFilter()))
+    weights: Sequence[Weight] = field(default_factory=tuple)
+
+
+POLICIES: dict[str, Policy] = {
+    "none": Policy("none", weights=(FreeMemoryWeight(),)),
+    "evenly_distributed": Policy(
+        "evenly_distributed", weights=(FewestVmsWeight(2.0), FreeMemoryWeight(1.0))
+    ),
+}
+DEFAULT_POLICY = "none"
+
+
+@dataclass(frozen=True)
+class Placement:
+    """The chosen host (None when no host passed) and why each other host was refused."""
+
+    host: HostCandidate | None
+    refused: dict[str, str]
+
+
+def policy_named(name: str | None) -> Policy:
+    return POLICIES.get(name or DEFAULT_POLICY, POLICIES[DEFAULT_POLICY])
+
+
+def select_host(
+    hosts: Sequence[HostCandidate],
+    vm: VmRequest,
+    context: PlacementContext,
+    policy: Policy,
+) -> Placement:
+    """Filter, then weigh; ties go to the host whose name sorts first (stable placements)."""
+    refused: dict[str, str] = {}
+    survivors: list[HostCandidate] = []
+    for host in hosts:
+        for check in policy.filters:
+            verdict = check.passes(host, vm, context)
+            if verdict is not True:
+                refused[host.name] = f"{check.name}: {verdict or 'refused'}"
+                break
+        else:
+            survivors.append(host)
+    if not survivors:
+        return Placement(None, refused)
+    scores = total_weights(survivors, vm, context, policy.weights)
+    ranked = sorted(zip(scores, survivors, strict=True), key=lambda pair: (-pair[0], pair[1].name))
+    return Placement(ranked[0][1], refused)
+
+
+def vm_request(vm: m.Vm) -> VmRequest:
+    topology = vm.cpu.topology if vm.cpu is not None else None
+    vcpus = 1
+    if topology is not None:
+        vcpus = (topology.sockets or 1) * (topology.cores or 1) * (topology.threads or 1)
+    assert vm.id is not None
+    return VmRequest(id=vm.id, name=vm.name or vm.id, memory=vm.memory or 0, vcpus=vcpus)
+
+
+def _host_threads(host: m.Host) -> int:
+    topology = host.cpu.topology if host.cpu is not None else None
+    if topology is None:
+        return 0
+    return (topology.sockets or 1) * (topology.cores or 1) * (topology.threads or 1)
+
+
+def load_candidates(
+    conn: Connection, cluster_id: str, free_memory: FreeMemoryLookup, *, exclude_vm: str
+) -> list[HostCandidate]:
+    """The cluster's up hosts with what is committed on each (``exclude_vm`` not counted)."""
+    hosts = repos.hosts.query(
+        conn,
+        (tables.hosts.c.cluster_id == cluster_id) & (tables.hosts.c.status == HostStatus.UP),
+    )
+    placed = repos.vms.query(
+        conn,
+        tables.vms.c.host_id.in_([h.id for h in hosts])
+        & tables.vms.c.status.in_([s.value for s in HOLDING_STATUSES])
+        & (tables.vms.c.id != exclude_vm),
+    )
+    candidates = []
+    for host in hosts:
+        assert host.id is not None
+        mine = [vm for vm in placed if vm.host is not None and vm.host.id == host.id]
+        candidates.append(
+            HostCandidate(
+                id=host.id,
+                name=host.name or host.id,
+                memory_total=host.memory or 0,
+                cpu_threads=_host_threads(host),
+                committed_memory=sum(vm.memory or 0 for vm in mine),
+                pending_memory=sum(vm.memory or 0 for vm in mine if vm.status in PENDING_STATUSES),
+                running_vms=len(mine),
+                memory_free=free_memory(host.id),
+            )
+        )
+    return candidates
+
+
+def over_commit_percent(cluster: m.Cluster) -> int:
+    policy = cluster.memory_policy
+    if policy is None or policy.over_commit is None or policy.over_commit.percent is None:
+        return 100
+    return policy.over_commit.percent
+
+
+def place_vm(
+    conn: Connection, vm: m.Vm, cluster: m.Cluster, free_memory: FreeMemoryLookup
+) -> HostCandidate:
+    """The best host of the VM's cluster; Conflict naming each refusal when there is none."""
+    assert cluster.id is not None and vm.id is not None
+    candidates = load_candidates(conn, cluster.id, free_memory, exclude_vm=vm.id)
+    policy = policy_named(cluster.scheduling_policy.name if cluster.scheduling_policy else None)
+    context = PlacementContext(over_commit_percent=over_commit_percent(cluster))
+    placement = select_host(candidates, vm_request(vm), context, policy)
+    if placement.host is None:
+        if not candidates:
+            raise Conflict(
+                f"Cannot run VM. There is no host in status up in cluster '{cluster.name}'."
+            )
+        reasons = "; ".join(f"{name}: {why}" for name, why in sorted(placement.refused.items()))
+        raise Conflict(f"Cannot run VM. No host can take VM {vm.name}: {reasons}")
+    log.info("placed vm=%s host=%s policy=%s", vm.name, placement.host.name, policy.name)
+    return placement.host

@@ -1,0 +1,143 @@
+"""What happened and what is happening: the audit events and the jobs with their steps."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_
+
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.enums import JobStatus, LogSeverity
+from virtfleet.common.errors import InvalidInput
+from virtfleet.engine.commands import store
+from virtfleet.engine.persistence import tables
+from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.services.base import ListQuery, Options, ResourceService, Scope, page_bounds
+from virtfleet.engine.services.eventlog import EventLog
+from virtfleet.engine.services.search import (
+    FieldResolver,
+    compile_condition,
+    datetime_field,
+    enum_field,
+    int_field,
+    parse_search,
+    related_field,
+    text_field,
+)
+
+_E = tables.events
+_J = tables.jobs
+
+# oVirt's EXTERNAL_EVENT_NORMAL / _WARNING / _ERROR, by severity
+EXTERNAL_EVENT_CODES = {
+    LogSeverity.NORMAL: 12001,
+    LogSeverity.WARNING: 12002,
+    LogSeverity.ERROR: 12003,
+    LogSeverity.ALERT: 12003,
+}
+
+
+def _where(query: ListQuery, fields: dict[str, FieldResolver]) -> tuple[ColumnElement[bool] | None,
+                                                                        int | None]:
+    parsed = parse_search(query.search or "")
+    where = None
+    if parsed.condition is not None:
+        where = compile_condition(parsed.condition, fields, case_sensitive=query.case_sensitive)
+    return where, parsed.page
+
+
+class EventService(ResourceService):
+    """``/events``: newest first; ``from`` gives those after an id; clients may add their own."""
+
+    fields: dict[str, FieldResolver] = {
+        "severity": enum_field(_E.c.severity, [s.value for s in LogSeverity]),
+        "type": int_field(_E.c.code),
+        "time": datetime_field(_E.c.time),
+        "message": text_field(_E.c.description),
+        "vm.name": related_field(_E.c.vm_id, tables.vms.c.id, text_field(tables.vms.c.name)),
+        "host.name": related_field(_E.c.host_id, tables.hosts.c.id,
+                                   text_field(tables.hosts.c.name)),
+        "name": text_field(_E.c.description),
+    }
+
+    def __init__(self, database: Database, eventlog: EventLog) -> None:
+        self.db = database
+        self.eventlog = eventlog
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Event]:
+        where, page = _where(query, self.fields)
+        limit, offset = page_bounds(query.max, page)
+        from_id = None
+        if query.from_id is not None:
+            try:
+                from_id = int(query.from_id)
+            except ValueError:
+                raise InvalidInput(f"'from' must be an event id, not '{query.from_id}'") from None
+        if offset:
+            assert limit is not None
+            older = _E.c.id <= self._newest_id() - offset
+            where = older if where is None else and_(where, older)
+        with self.db.read() as conn:
+            return self.eventlog.list(conn, max=limit, from_id=from_id, where=where)
+
+    def _newest_id(self) -> int:
+        from sqlalchemy import func, select
+
+        with self.db.read() as conn:
+            return int(conn.execute(select(func.coalesce(func.max(_E.c.id), 0))).scalar_one())
+
+    def get(self, scope: Scope, object_id: str) -> m.Event:
+        with self.db.read() as conn:
+            return self.eventlog.get(conn, object_id)
+
+    def add(self, scope: Scope, obj: Any, options: Options) -> m.Event:
+        """External events, as oVirt allows (``origin`` and ``custom_id`` identify the sender)."""
+        assert isinstance(obj, m.Event)
+        if not obj.description:
+            raise InvalidInput("An event needs a description")
+        if not obj.origin or obj.custom_id is None:
+            raise InvalidInput("An external event needs an origin and a custom_id")
+        severity = LogSeverity(obj.severity or LogSeverity.NORMAL)
+        with self.db.transaction() as conn:
+            event_id = self.eventlog.record(
+                conn,
+                code=EXTERNAL_EVENT_CODES.get(severity, 12001),
+                severity=severity,
+                description=obj.description,
+                vm_id=obj.vm.id if obj.vm else None,
+                host_id=obj.host.id if obj.host else None,
+            )
+            return self.eventlog.get(conn, event_id)
+
+
+class JobService(ResourceService):
+    fields: dict[str, FieldResolver] = {
+        "status": enum_field(_J.c.status, [s.value for s in JobStatus]),
+    }
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Job]:
+        where, page = _where(query, self.fields)
+        limit, offset = page_bounds(query.max, page)
+        with self.db.read() as conn:
+            return store.list_jobs(conn, limit=limit, offset=offset, where=where)
+
+    def get(self, scope: Scope, object_id: str) -> m.Job:
+        with self.db.read() as conn:
+            return store.get_job(conn, object_id)
+
+
+class JobStepService(ResourceService):
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Step]:
+        with self.db.read() as conn:
+            return store.list_steps(conn, scope.parent)
+
+    def get(self, scope: Scope, object_id: str) -> m.Step:
+        with self.db.read() as conn:
+            return store.get_step(conn, scope.parent, object_id)
