@@ -53,7 +53,9 @@ def _simulated_uri(directory: Path) -> str:
     return write_node_file(directory / "node.xml")
 
 
-def plan_hosts(data_dir: Path, simulate: int) -> list[PlannedHost]:
+def plan_hosts(
+    data_dir: Path, simulate: int, base_port: int = DEFAULT_AGENT_PORT
+) -> list[PlannedHost]:
     hosts_dir = data_dir / "hosts"
     names = [LOCAL_HOST] + [f"sim-{i:04d}" for i in range(1, simulate + 1)]
     planned = []
@@ -61,7 +63,7 @@ def plan_hosts(data_dir: Path, simulate: int) -> list[PlannedHost]:
         directory = hosts_dir / name
         config = AgentConfig(
             listen_host="127.0.0.1",
-            port=DEFAULT_AGENT_PORT + offset,
+            port=base_port + offset,
             data_dir=directory,
             # Until the QEMU driver lands (its own issue), every host here runs on libvirt's
             # test driver; the local host says so in the log.
@@ -78,8 +80,9 @@ def _find(ctx: EngineContext, service: str, name: str) -> m.ApiObject | None:
     return found[0] if found else None
 
 
-async def _wait_for(ctx: EngineContext, service: str, object_id: str, wanted: Sequence[str],
-                    timeout: float = 120.0) -> str:
+async def _wait_for(
+    ctx: EngineContext, service: str, object_id: str, wanted: Sequence[str], timeout: float = 120.0
+) -> str:
     deadline = asyncio.get_running_loop().time() + timeout
     status = ""
     while asyncio.get_running_loop().time() < deadline:
@@ -128,15 +131,21 @@ async def ensure_local_storage(ctx: EngineContext, storage_dir: Path) -> None:
         )
         domain = await asyncio.to_thread(ctx.services["storage_domains"].add, ROOT, new, Options())
     assert domain.id is not None
-    status = await _wait_for(ctx, "storage_domains", domain.id,
-                             [StorageDomainStatus.UNATTACHED, StorageDomainStatus.ACTIVE])
+    status = await _wait_for(
+        ctx,
+        "storage_domains",
+        domain.id,
+        [StorageDomainStatus.UNATTACHED, StorageDomainStatus.ACTIVE],
+    )
     if status == StorageDomainStatus.UNATTACHED:
         data_center = await asyncio.to_thread(_find, ctx, "data_centers", DEFAULT_CLUSTER)
         if data_center is None or data_center.id is None:
             return
         await asyncio.to_thread(
             ctx.services["attached_storage_domains"].add,
-            Scope((data_center.id,)), m.StorageDomain(id=domain.id), Options(),
+            Scope((data_center.id,)),
+            m.StorageDomain(id=domain.id),
+            Options(),
         )
         log.info("local storage domain attached to the Default data center")
 
@@ -171,7 +180,13 @@ async def _run(config: EngineConfig, planned: Sequence[PlannedHost]) -> None:
     print("virtfleet stopped", flush=True)
 
 
-def run_up(data_dir: Path, port: int, simulate: int, listen: str) -> None:
+def run_up(
+    data_dir: Path,
+    port: int,
+    simulate: int,
+    listen: str,
+    agent_port: int = DEFAULT_AGENT_PORT,
+) -> None:
     configure_logging()
     data_dir = data_dir.expanduser().absolute()
     config = EngineConfig(
@@ -180,6 +195,5 @@ def run_up(data_dir: Path, port: int, simulate: int, listen: str) -> None:
         port=port,
         storage_dir=data_dir / "storage",
     )
-    planned = plan_hosts(data_dir, simulate)
+    planned = plan_hosts(data_dir, simulate, agent_port)
     asyncio.run(_run(config, planned))
-

@@ -653,8 +653,18 @@ def test_up_hands_its_options_to_run_up(monkeypatch: pytest.MonkeyPatch, tmp_pat
     monkeypatch.setitem(sys.modules, "virtfleet.allinone", module)
 
     result = CliRunner().invoke(
-        app, ["up", "--data-dir", str(tmp_path), "--port", "9443", "--simulate", "3"]
+        app,
+        ["up", "--data-dir", str(tmp_path), "--port", "9443", "--simulate", "3"]
+        + ["--agent-port", "55000"],
     )
 
     assert result.exit_code == 0, result.output
-    assert calls == [{"data_dir": tmp_path, "port": 9443, "simulate": 3, "listen": "127.0.0.1"}]
+    assert calls == [
+        {
+            "data_dir": tmp_path,
+            "port": 9443,
+            "simulate": 3,
+            "listen": "127.0.0.1",
+            "agent_port": 55000,
+        }
+    ]

@@ -96,6 +96,10 @@ def up(
     port: Annotated[int, typer.Option(min=1, max=65535, help="HTTPS port.")] = 8443,
     simulate: Annotated[int, typer.Option(min=0, help="Add N simulated hosts.")] = 0,
     listen: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    agent_port: Annotated[
+        int,
+        typer.Option(min=1, max=65000, help="Port of the local agent; simulated hosts follow it."),
+    ] = 54321,
 ) -> None:
     """Run an engine and a local agent together (all-in-one)."""
     _run(
@@ -105,6 +109,7 @@ def up(
         port=port,
         simulate=simulate,
         listen=listen,
+        agent_port=agent_port,
     )
 
 

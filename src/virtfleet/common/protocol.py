@@ -240,7 +240,9 @@ class Method(Generic[P, R]):
     needs_enrollment: bool = True
 
 
-HOST_REQUEST_ENROLLMENT = Method("Host.requestEnrollment", EnrollmentRequest, EnrollmentOffer, 30, False)
+HOST_REQUEST_ENROLLMENT = Method(
+    "Host.requestEnrollment", EnrollmentRequest, EnrollmentOffer, 30, False
+)
 HOST_COMPLETE_ENROLLMENT = Method("Host.completeEnrollment", EnrollmentCompletion, Empty, 30, False)
 HOST_PING = Method("Host.ping", Empty, Pong, 10)
 HOST_GET_CAPABILITIES = Method("Host.getCapabilities", Empty, HostCapabilities, 60)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from virtfleet.common.errors import InvalidInput
+
+DATABASE_URL_ENV = "VIRTFLEET_DATABASE_URL"
 
 
 class EngineConfig(BaseModel):
@@ -28,7 +31,12 @@ class EngineConfig(BaseModel):
 
     @property
     def effective_database_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir / 'engine.db'}"
+        """The configured URL, else ``VIRTFLEET_DATABASE_URL``, else SQLite in the data dir."""
+        return (
+            self.database_url
+            or os.environ.get(DATABASE_URL_ENV)
+            or f"sqlite:///{self.data_dir / 'engine.db'}"
+        )
 
     @property
     def pki_dir(self) -> Path:

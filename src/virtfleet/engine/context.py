@@ -71,9 +71,7 @@ def _instance_id(database: Database) -> str:
     """A stable id for this installation, kept in the database."""
     key = tables.settings.c.key
     with database.transaction() as conn:
-        row = conn.execute(
-            select(tables.settings.c.value).where(key == "instance_id")
-        ).first()
+        row = conn.execute(select(tables.settings.c.value).where(key == "instance_id")).first()
         if row is not None:
             return str(row.value)
         value = str(uuid.uuid4())

@@ -70,7 +70,9 @@ def _lifespan(ctx: EngineContext) -> Callable[[Starlette], AsyncIterator[None]]:
 def _record_start(ctx: EngineContext) -> None:
     with ctx.database.transaction() as conn:
         ctx.eventlog.record(
-            conn, code=EventCode.ENGINE_STARTED, severity="normal",
+            conn,
+            code=EventCode.ENGINE_STARTED,
+            severity="normal",
             description="Starting up the virtfleet engine",
         )
 

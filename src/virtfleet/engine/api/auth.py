@@ -65,7 +65,9 @@ class Authenticator:
         except InvalidInput as exc:
             return _sso_error(400, "invalid_request", exc.detail)
         if form.get("grant_type") != "password":
-            return _sso_error(400, "unsupported_grant_type", "Only grant_type=password is supported")
+            return _sso_error(
+                400, "unsupported_grant_type", "Only grant_type=password is supported"
+            )
         login, password = form.get("username", ""), form.get("password", "")
         if not login:
             return _sso_error(400, "invalid_request", "The username is missing")

@@ -55,7 +55,11 @@ async def read_body(request: Request, cls: type[T], *, tag: str | None = None) -
 
 
 def object_response(
-    request: Request, obj: ApiStruct, view: View = PLAIN, *, status: int = 200,
+    request: Request,
+    obj: ApiStruct,
+    view: View = PLAIN,
+    *,
+    status: int = 200,
     tag: str | None = None,
 ) -> Response:
     if wants_json(request):

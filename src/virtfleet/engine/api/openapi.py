@@ -92,9 +92,15 @@ def _body(schema: JsonSchema) -> JsonSchema:
 
 def _errors(*codes: int) -> dict[str, Any]:
     fault = {"$ref": "#/components/schemas/Fault"}
-    texts = {400: "Invalid input", 401: "Not authenticated", 404: "Not found",
-             409: "Conflict with the object's state", 413: "Body too large",
-             502: "A host failed the operation", 503: "A host is unreachable"}
+    texts = {
+        400: "Invalid input",
+        401: "Not authenticated",
+        404: "Not found",
+        409: "Conflict with the object's state",
+        413: "Body too large",
+        502: "A host failed the operation",
+        503: "A host is unreachable",
+    }
     return {str(c): {"description": texts[c], "content": _json(fault)} for c in codes}
 
 
@@ -121,8 +127,10 @@ def _operations(located: Located, builder: SchemaBuilder) -> dict[str, JsonSchem
     resource = located.resource
     model = builder.ref(resource.model)
     name = "_".join(r.segment for r in located.chain)
-    collection = {"type": "object", "properties": {resource.item_tag: {"type": "array",
-                                                                         "items": model}}}
+    collection = {
+        "type": "object",
+        "properties": {resource.item_tag: {"type": "array", "items": model}},
+    }
     paths: dict[str, JsonSchema] = {}
     base = located.template()
     ops: dict[str, JsonSchema] = {}
@@ -130,16 +138,20 @@ def _operations(located: Located, builder: SchemaBuilder) -> dict[str, JsonSchem
         ops["get"] = {
             "operationId": f"list_{name}",
             "parameters": _path_params(located, entity=False) + _LIST_PARAMS,
-            "responses": {"200": {"description": "The collection", "content": _json(collection)},
-                          **_errors(*_COMMON_ERRORS)},
+            "responses": {
+                "200": {"description": "The collection", "content": _json(collection)},
+                **_errors(*_COMMON_ERRORS),
+            },
         }
     if Op.ADD in resource.ops:
         ops["post"] = {
             "operationId": f"add_{name}",
             "parameters": _path_params(located, entity=False),
             "requestBody": _body(model),
-            "responses": {"201": {"description": "Created", "content": _json(model)},
-                          **_errors(*_COMMON_ERRORS)},
+            "responses": {
+                "201": {"description": "Created", "content": _json(model)},
+                **_errors(*_COMMON_ERRORS),
+            },
         }
     if ops:
         paths[base] = ops
@@ -149,16 +161,20 @@ def _operations(located: Located, builder: SchemaBuilder) -> dict[str, JsonSchem
         entity_ops["get"] = {
             "operationId": f"get_{name}",
             "parameters": entity_params,
-            "responses": {"200": {"description": "The object", "content": _json(model)},
-                          **_errors(*_COMMON_ERRORS)},
+            "responses": {
+                "200": {"description": "The object", "content": _json(model)},
+                **_errors(*_COMMON_ERRORS),
+            },
         }
     if Op.UPDATE in resource.ops:
         entity_ops["put"] = {
             "operationId": f"update_{name}",
             "parameters": entity_params,
             "requestBody": _body(model),
-            "responses": {"200": {"description": "Updated", "content": _json(model)},
-                          **_errors(*_COMMON_ERRORS)},
+            "responses": {
+                "200": {"description": "Updated", "content": _json(model)},
+                **_errors(*_COMMON_ERRORS),
+            },
         }
     if Op.REMOVE in resource.ops:
         entity_ops["delete"] = {
@@ -175,8 +191,10 @@ def _operations(located: Located, builder: SchemaBuilder) -> dict[str, JsonSchem
                 "operationId": f"{verb}_{name}",
                 "parameters": entity_params,
                 "requestBody": _body(action),
-                "responses": {"200": {"description": "Done or started", "content": _json(action)},
-                              **_errors(*_COMMON_ERRORS)},
+                "responses": {
+                    "200": {"description": "Done or started", "content": _json(action)},
+                    **_errors(*_COMMON_ERRORS),
+                },
             }
         }
     return paths
@@ -198,9 +216,10 @@ def build_openapi(services: Mapping[str, object]) -> JsonSchema:
         API_PREFIX: {
             "get": {
                 "operationId": "get_api",
-                "responses": {"200": {"description": "The API root",
-                                      "content": _json(builder.ref(Api))},
-                              **_errors(401)},
+                "responses": {
+                    "200": {"description": "The API root", "content": _json(builder.ref(Api))},
+                    **_errors(401),
+                },
             }
         }
     }
@@ -210,8 +229,10 @@ def build_openapi(services: Mapping[str, object]) -> JsonSchema:
             paths.update(_operations(located, builder))
     return {
         "openapi": "3.0.3",
-        "info": {"title": "virtfleet engine API (oVirt v4 compatible)",
-                 "version": PRODUCT_VERSION.full_version or "4"},
+        "info": {
+            "title": "virtfleet engine API (oVirt v4 compatible)",
+            "version": PRODUCT_VERSION.full_version or "4",
+        },
         "paths": paths,
         "components": {
             "schemas": builder.components,

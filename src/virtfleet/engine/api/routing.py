@@ -127,17 +127,16 @@ class ApiRouter:
 
     # --- follow ----------------------------------------------------------------------------------
 
-    def _follow(self, located: Located, parents: tuple[str, ...], obj: ApiObject,
-                path: list[str]) -> None:
+    def _follow(
+        self, located: Located, parents: tuple[str, ...], obj: ApiObject, path: list[str]
+    ) -> None:
         """Inline a linked collection or a referenced object (``follow=disk_attachments.disk``)."""
         head, rest = path[0], path[1:]
         shapes = shape_of(type(obj))
         shape = shapes.get(head)
         if shape is None:
             raise InvalidInput(f"Cannot follow '{head}' from a {type(obj).xml_tag}")
-        child = next(
-            (c for c in located.resource.children if c.collection_tag == head), None
-        )
+        child = next((c for c in located.resource.children if c.collection_tag == head), None)
         if child is not None and obj.id is not None:
             scope = Scope((*parents, obj.id))
             items = list(self.services[child.service].list(scope, ListQuery()))
@@ -166,8 +165,13 @@ class ApiRouter:
             return None
         return self.services[resource.service].get(Scope(), ref.id)
 
-    def _apply_follow(self, located: Located, parents: tuple[str, ...],
-                      objects: Sequence[ApiObject], request: Request) -> frozenset[str]:
+    def _apply_follow(
+        self,
+        located: Located,
+        parents: tuple[str, ...],
+        objects: Sequence[ApiObject],
+        request: Request,
+    ) -> frozenset[str]:
         paths = _follow_paths(request)
         for obj in objects:
             for path in paths:
@@ -201,7 +205,10 @@ class ApiRouter:
             items, expand = await run_in_threadpool(work)
             resource = located.resource
             return collection_response(
-                request, resource.collection_tag, resource.item_tag, items,
+                request,
+                resource.collection_tag,
+                resource.item_tag,
+                items,
                 self.view(located, parents, expand),
             )
 
@@ -228,9 +235,7 @@ class ApiRouter:
             parents = self._parents(request, located)
             body = await read_body(request, located.resource.model)
             options = Options(dict(request.query_params))
-            obj = await run_in_threadpool(
-                self._service(located).add, Scope(parents), body, options
-            )
+            obj = await run_in_threadpool(self._service(located).add, Scope(parents), body, options)
             return object_response(
                 request, obj, self.view(located, parents, frozenset()), status=201
             )
@@ -306,7 +311,9 @@ class ApiRouter:
         if entity_methods:
             routes.append(_route(entity, entity_methods))
         for action in resource.actions:
-            routes.append(_route(f"{entity}/{action}", {"POST": self.action_handler(located, action)}))
+            routes.append(
+                _route(f"{entity}/{action}", {"POST": self.action_handler(located, action)})
+            )
         for child in resource.children:
             routes.extend(self._routes_for(Located((*located.chain, child))))
         return routes

@@ -8,6 +8,7 @@ nothing but carry the undo that puts the object back where a failure should leav
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -25,6 +26,7 @@ from virtfleet.common.apimodel.enums import (
 from virtfleet.common.errors import Conflict, NotFound
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
+from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.services.eventlog import EventCode
@@ -117,14 +119,18 @@ def forget_domain(conn: Connection, domain_id: str) -> None:
     if domain is None:
         return
     disk_ids = select(tables.disks.c.id).where(tables.disks.c.storage_domain_id == domain_id)
-    conn.execute(delete(tables.disk_attachments).where(tables.disk_attachments.c.disk_id.in_(disk_ids)))
+    conn.execute(
+        delete(tables.disk_attachments).where(tables.disk_attachments.c.disk_id.in_(disk_ids))
+    )
     conn.execute(delete(tables.disks).where(tables.disks.c.storage_domain_id == domain_id))
     repos.storage_domains.delete(conn, domain_id)
     refresh_data_center_status(conn, data_center_of(domain))
 
 
 def forget_disk(conn: Connection, disk_id: str) -> None:
-    conn.execute(delete(tables.disk_attachments).where(tables.disk_attachments.c.disk_id == disk_id))
+    conn.execute(
+        delete(tables.disk_attachments).where(tables.disk_attachments.c.disk_id == disk_id)
+    )
     conn.execute(delete(tables.disks).where(tables.disks.c.id == disk_id))
 
 
@@ -301,10 +307,8 @@ async def _remove_domain_files(ctx: CommandContext) -> None:
     hosts = await ctx.db(
         lambda conn: storage_host_candidates(conn, None, str(host) if host else None)
     )
-    try:
+    with contextlib.suppress(NotFound):  # already gone: a resumed step, or removed by hand
         await call_on_any(agent_caller(ctx.services), hosts, p.STORAGE_REMOVE_DOMAIN, ref)
-    except NotFound:
-        pass  # already gone: a resumed step, or removed by hand
 
 
 async def _forget_domain(ctx: CommandContext) -> None:
@@ -463,12 +467,10 @@ async def _remove_volume(ctx: CommandContext) -> None:
     if planned is None:
         return
     disk, domain, hosts = planned
-    try:
+    with contextlib.suppress(NotFound):  # never created (illegal disk), or an interrupted run
         await call_on_any(
             agent_caller(ctx.services), hosts, p.VOLUME_REMOVE, volume_ref(domain, disk)
         )
-    except NotFound:
-        pass  # never created (an illegal disk), or removed by an interrupted run
 
 
 async def _forget_disk(ctx: CommandContext) -> None:
@@ -504,7 +506,7 @@ DISK_COMMANDS = (
 )
 
 
-def register_storage_commands(runner: Any) -> None:
+def register_storage_commands(runner: CommandRunner) -> None:
     """Register every storage command on the engine's command runner."""
     for definition in (*DOMAIN_COMMANDS, *DISK_COMMANDS):
         runner.register(definition)

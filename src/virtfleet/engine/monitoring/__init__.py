@@ -1,7 +1,7 @@
 """Host monitoring: one connection per active host, heartbeats, stats and VM state forwarding."""
 
 from virtfleet.engine.monitoring.connections import HostConnections, host_connections
-from virtfleet.engine.monitoring.hostmonitor import HostMonitor, HostLiveness, host_monitor
+from virtfleet.engine.monitoring.hostmonitor import HostLiveness, HostMonitor, host_monitor
 from virtfleet.engine.monitoring.vmsink import VmStateSink, vm_state_sink
 
 __all__ = [

@@ -1,4 +1,4 @@
-"""What the engine keeps about a host's live state: its status (compare-and-swap) and latest stats."""
+"""What the engine keeps of a host's live state: its status (compare-and-swap), latest stats."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Opening the database (SQLite by default, PostgreSQL when configured) and bringing it up to date."""
+"""Opening the database (SQLite by default, PostgreSQL when configured) and migrating it."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import Connection, ColumnElement, Table, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from virtfleet.common.apimodel.base import ApiObject
@@ -88,9 +88,7 @@ class DocumentRepository(Generic[T]):
         return obj
 
     def version_of(self, conn: Connection, object_id: str) -> int:
-        row = conn.execute(
-            select(self.table.c.version).where(self.table.c.id == object_id)
-        ).first()
+        row = conn.execute(select(self.table.c.version).where(self.table.c.id == object_id)).first()
         if row is None:
             raise NotFound(f"The {self.what} with id '{object_id}' does not exist")
         return int(row.version)
@@ -176,9 +174,7 @@ class DocumentRepository(Generic[T]):
             raise NotFound(f"The {self.what} with id '{object_id}' does not exist")
 
     def column(self, conn: Connection, object_id: str, name: str) -> Any:
-        row = conn.execute(
-            select(self.table.c[name]).where(self.table.c.id == object_id)
-        ).first()
+        row = conn.execute(select(self.table.c[name]).where(self.table.c.id == object_id)).first()
         if row is None:
             raise NotFound(f"The {self.what} with id '{object_id}' does not exist")
         return row[0]

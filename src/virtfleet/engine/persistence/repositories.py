@@ -22,9 +22,7 @@ def _first_data_center(domain: Any) -> Any:
 
 
 data_centers = DocumentRepository(tables.data_centers, m.DataCenter, what="data center")
-clusters = DocumentRepository(
-    tables.clusters, m.Cluster, {"data_center_id": ref_id("data_center")}
-)
+clusters = DocumentRepository(tables.clusters, m.Cluster, {"data_center_id": ref_id("data_center")})
 hosts = DocumentRepository(
     tables.hosts,
     m.Host,
@@ -41,9 +39,7 @@ storage_domains = DocumentRepository(
     {"data_center_id": _first_data_center, "path": attr("storage.path")},
     what="storage domain",
 )
-networks = DocumentRepository(
-    tables.networks, m.Network, {"data_center_id": ref_id("data_center")}
-)
+networks = DocumentRepository(tables.networks, m.Network, {"data_center_id": ref_id("data_center")})
 vnic_profiles = DocumentRepository(
     tables.vnic_profiles, m.VnicProfile, {"network_id": ref_id("network")}, what="vNIC profile"
 )

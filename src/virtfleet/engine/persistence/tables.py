@@ -7,6 +7,8 @@ does: see ``migrations/``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -34,7 +36,7 @@ metadata = MetaData(
 ID = String(36)
 
 
-def _document_table(name: str, *extra: Column[object] | Index | UniqueConstraint) -> Table:
+def _document_table(name: str, *extra: Column[Any] | Index | UniqueConstraint) -> Table:
     """A resource table: id, name, status, version (for compare-and-swap), document, and extras."""
     return Table(
         name,

@@ -38,8 +38,9 @@ EXTERNAL_EVENT_CODES = {
 }
 
 
-def _where(query: ListQuery, fields: dict[str, FieldResolver]) -> tuple[ColumnElement[bool] | None,
-                                                                        int | None]:
+def _where(
+    query: ListQuery, fields: dict[str, FieldResolver]
+) -> tuple[ColumnElement[bool] | None, int | None]:
     parsed = parse_search(query.search or "")
     where = None
     if parsed.condition is not None:
@@ -56,8 +57,9 @@ class EventService(ResourceService):
         "time": datetime_field(_E.c.time),
         "message": text_field(_E.c.description),
         "vm.name": related_field(_E.c.vm_id, tables.vms.c.id, text_field(tables.vms.c.name)),
-        "host.name": related_field(_E.c.host_id, tables.hosts.c.id,
-                                   text_field(tables.hosts.c.name)),
+        "host.name": related_field(
+            _E.c.host_id, tables.hosts.c.id, text_field(tables.hosts.c.name)
+        ),
         "name": text_field(_E.c.description),
     }
 

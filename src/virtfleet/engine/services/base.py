@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import Connection, ColumnElement
+from sqlalchemy import ColumnElement, Connection
 
 from virtfleet.common.apimodel import Action
 from virtfleet.common.apimodel.base import ApiObject

@@ -43,7 +43,9 @@ def cluster_defaults(obj: m.Cluster) -> dict[str, object]:
         ),
         "memory_policy": obj.memory_policy
         or m.MemoryPolicy(over_commit=m.MemoryOverCommit(percent=100)),
-        "ballooning_enabled": obj.ballooning_enabled if obj.ballooning_enabled is not None else True,
+        "ballooning_enabled": obj.ballooning_enabled
+        if obj.ballooning_enabled is not None
+        else True,
         "virt_service": obj.virt_service if obj.virt_service is not None else True,
         "gluster_service": bool(obj.gluster_service),
         "ha_reservation": bool(obj.ha_reservation),
@@ -67,7 +69,9 @@ class ClusterService(DocumentService[m.Cluster]):
         super().__init__(database, repos.clusters, parent_column=parent_column)
 
     def _with_data_center(self, conn: Connection, obj: m.Cluster) -> m.Cluster:
-        data_center = resolve_optional(conn, repos.data_centers, obj.data_center, field="data_center")
+        data_center = resolve_optional(
+            conn, repos.data_centers, obj.data_center, field="data_center"
+        )
         return obj.model_copy(update={"data_center": reference(m.DataCenter, data_center)})
 
     def prepare_new(
@@ -93,7 +97,8 @@ class ClusterService(DocumentService[m.Cluster]):
         for repo, condition, what in in_cluster:
             count = repo.count(conn, condition)
             if count:
-                raise Conflict(f"Cannot remove cluster '{obj.name}': it still has {count} {what}(s)")
+                raise Conflict(
+                    f"Cannot remove cluster '{obj.name}': it still has {count} {what}(s)"
+                )
         for template in repos.templates.query(conn, tables.templates.c.cluster_id == obj.id):
             repos.templates.save(conn, template.model_copy(update={"cluster": None}))
-

@@ -11,13 +11,10 @@ from sqlalchemy import Connection, select
 from virtfleet.common.apimodel.enums import HostStatus
 from virtfleet.common.errors import Conflict, HostUnreachable
 from virtfleet.common.protocol import Method, P, R
+from virtfleet.engine.monitoring.connections import host_connections
 from virtfleet.engine.persistence import tables
 
 log = logging.getLogger(__name__)
-
-# ``ctx.extras`` key of a caller that replaces the monitoring package's host connections.
-CALLER_KEY = "storage_agent_caller"
-
 
 class AgentCaller(Protocol):
     """What storage commands need of the engine's host connections."""
@@ -28,13 +25,8 @@ class AgentCaller(Protocol):
 
 
 def agent_caller(ctx: Any) -> AgentCaller:
-    """The caller set under ``CALLER_KEY``, else the monitoring package's host connections."""
-    caller = ctx.extras.get(CALLER_KEY)
-    if caller is None:
-        from virtfleet.engine.monitoring.connections import host_connections
-
-        caller = host_connections(ctx)
-    return caller  # type: ignore[no-any-return]
+    """The engine's connections to the hosts' agents."""
+    return host_connections(ctx)
 
 
 def up_hosts(conn: Connection, data_center_id: str | None) -> list[tuple[str, str]]:
@@ -81,6 +73,4 @@ async def call_on_any(
         except HostUnreachable as exc:
             log.warning("storage host unreachable host=%s method=%s", name, method.name)
             failures.append(f"{name}: {exc.detail}")
-    raise HostUnreachable(
-        f"No host could run {method.name}; unreachable: {'; '.join(failures)}"
-    )
+    raise HostUnreachable(f"No host could run {method.name}; unreachable: {'; '.join(failures)}")

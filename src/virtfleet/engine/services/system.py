@@ -33,8 +33,12 @@ PRODUCT_NAME = "virtfleet"
 PRODUCT_VENDOR = "The virtfleet project"
 
 _RUNNING_VM = [
-    VmStatus.UP, VmStatus.POWERING_UP, VmStatus.POWERING_DOWN, VmStatus.MIGRATING,
-    VmStatus.REBOOT_IN_PROGRESS, VmStatus.PAUSED,
+    VmStatus.UP,
+    VmStatus.POWERING_UP,
+    VmStatus.POWERING_DOWN,
+    VmStatus.MIGRATING,
+    VmStatus.REBOOT_IN_PROGRESS,
+    VmStatus.PAUSED,
 ]
 
 
@@ -49,8 +53,10 @@ class RootService:
     def describe(self, principal: Principal) -> m.Api:
         with self.db.read() as conn:
             summary = m.ApiSummary(
-                vms=_summary(repos.vms.count(conn, tables.vms.c.status.in_(_RUNNING_VM)),
-                             repos.vms.count(conn)),
+                vms=_summary(
+                    repos.vms.count(conn, tables.vms.c.status.in_(_RUNNING_VM)),
+                    repos.vms.count(conn),
+                ),
                 hosts=_summary(
                     repos.hosts.count(conn, tables.hosts.c.status == HostStatus.UP),
                     repos.hosts.count(conn),
@@ -89,7 +95,9 @@ class OperatingSystemService(ResourceService):
     def _all(self) -> list[m.OperatingSystemInfo]:
         return [
             m.OperatingSystemInfo(
-                id=os.id, name=os.name, description=os.description,
+                id=os.id,
+                name=os.name,
+                description=os.description,
                 architecture=Architecture.X86_64,
             )
             for os in oscatalog.CATALOG
@@ -126,12 +134,15 @@ class TagService(DocumentService[m.Tag]):
         require_name(obj, "tag")
         parent = resolve_optional(conn, repos.tags, obj.parent, field="parent")
         return m.Tag(
-            id=new_id(), name=obj.name, description=obj.description,
+            id=new_id(),
+            name=obj.name,
+            description=obj.description,
             parent=reference(m.Tag, parent) or m.Tag(id=ROOT_TAG_ID),
         )
 
-    def prepare_update(self, conn: Connection, scope: Scope, current: m.Tag,
-                       updated: m.Tag) -> m.Tag:
+    def prepare_update(
+        self, conn: Connection, scope: Scope, current: m.Tag, updated: m.Tag
+    ) -> m.Tag:
         require_name(updated, "tag")
         return updated
 

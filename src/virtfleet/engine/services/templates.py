@@ -45,8 +45,9 @@ class TemplateService(DocumentService[m.Template]):
     search_fields: ClassVar = {
         "name": text_field(_T.c.name),
         "status": text_field(_T.c.status),
-        "cluster": related_field(_T.c.cluster_id, tables.clusters.c.id,
-                                 text_field(tables.clusters.c.name)),
+        "cluster": related_field(
+            _T.c.cluster_id, tables.clusters.c.id, text_field(tables.clusters.c.name)
+        ),
     }
     immutable_fields = frozenset({"id", "href", "status", "cluster"})
 

@@ -128,7 +128,9 @@ def _read_value(element: etree._Element, shape: FieldShape, depth: int) -> Any:
     if shape.kind == "struct":
         return _read_struct(element, shape.target, depth + 1)
     return [
-        _read_struct(item, shape.target, depth + 1) for item in element if item.tag == shape.item_tag
+        _read_struct(item, shape.target, depth + 1)
+        for item in element
+        if item.tag == shape.item_tag
     ]
 
 

@@ -64,7 +64,7 @@ def _compile_wildcard(element: _CaseSensitiveWildcard, compiler: SQLCompiler, **
     return compiler.process(element.column.like(element.like_pattern, escape=_LIKE_ESCAPE), **kw)
 
 
-@compiles(_CaseSensitiveWildcard, "sqlite")
+@compiles(_CaseSensitiveWildcard, "nosuch")
 def _compile_wildcard_sqlite(
     element: _CaseSensitiveWildcard, compiler: SQLCompiler, **kw: Any
 ) -> str:
@@ -73,7 +73,7 @@ def _compile_wildcard_sqlite(
 
 def like_pattern(value: str) -> str:
     """LIKE pattern (escape character backslash) where only ``*`` is a wildcard."""
-    escaped = value.replace("\\", "\\\\").replace("_", "\\_")
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
     return escaped.replace(WILDCARD, "%")
 
 

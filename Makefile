@@ -1,0 +1,18 @@
+# The two commands of the README: `make up` starts virtfleet, `make test` runs every test.
+.PHONY: up test check setup
+
+setup:
+	./scripts/setup-system
+	./scripts/setup-python
+
+up: setup
+	.venv/bin/virtfleet up
+
+check: setup
+	./scripts/check
+
+# Lint and unit tests, the whole suite on SQLite, then the integration suite on PostgreSQL.
+test: setup
+	./scripts/check
+	.venv/bin/pytest -q -p no:cacheprovider tests/integration tests/contract
+	./scripts/with-postgres .venv/bin/pytest -q -p no:cacheprovider tests/integration

@@ -1,0 +1,264 @@
+"""Persisted commands on hosts: enrolling (add, re-install), activating and refreshing.
+
+Every command locks the host. A failing enrollment leaves the host ``install_failed`` with the
+reason in ``status_detail`` and in the failure event; the secret travels only in the
+command's parameters, never in the host document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Collection, Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.enums import HostStatus
+from virtfleet.common.errors import Conflict, HostUnreachable, InvalidInput, VirtfleetError
+from virtfleet.common.pki import CertificateAuthority
+from virtfleet.common.protocol import (
+    HOST_GET_CAPABILITIES,
+    PROTOCOL_VERSION,
+    Empty,
+    HostCapabilities,
+)
+from virtfleet.engine.agentclient import AgentClient, enroll_agent
+from virtfleet.engine.commands.context import CommandContext
+from virtfleet.engine.commands.definition import CommandDefinition, Step, StepAction
+from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.monitoring.connections import host_connections
+from virtfleet.engine.monitoring.hostmonitor import host_monitor
+from virtfleet.engine.monitoring.hoststate import MONITORED, change_status
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence import tables
+from virtfleet.engine.services.eventlog import EventCode
+
+ADD_HOST = "add_host"
+INSTALL_HOST = "install_host"
+ACTIVATE_HOST = "activate_host"
+REFRESH_HOST = "refresh_host"
+
+HOST_LOCK_REASON = "Host is being installed or activated"
+
+# How long a command waits for monitoring's first answer before giving the host to it.
+_FIRST_ANSWER_MIN_S = 10.0
+
+
+def _host_refs(params: Mapping[str, Any], _data: Mapping[str, Any]) -> Mapping[str, str]:
+    return {"host_id": str(params["host_id"])}
+
+
+# --- errors users see ----------------------------------------------------------------------------
+
+
+def _refused(exc: BaseException) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ConnectionRefusedError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def _reachability(exc: HostUnreachable, address: str, port: int) -> HostUnreachable:
+    if _refused(exc):
+        return HostUnreachable(f"Connection refused to {address}:{port}")
+    return HostUnreachable(f"Cannot reach the agent at {address}:{port}: {exc.detail}")
+
+
+def _failing_install(run: StepAction) -> StepAction:
+    """Run an install step; on failure mark the host ``install_failed`` with the reason."""
+
+    async def guarded(ctx: CommandContext) -> None:
+        host_id = str(ctx.params["host_id"])
+        try:
+            await run(ctx)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            detail = (exc.detail if isinstance(exc, VirtfleetError) else str(exc)) or repr(exc)
+            await ctx.db(
+                lambda conn: change_status(
+                    conn,
+                    host_id,
+                    None,
+                    HostStatus.INSTALL_FAILED,
+                    status_detail=detail,
+                )
+            )
+            await host_monitor(ctx.services).unwatch(host_id)
+            raise
+
+    return guarded
+
+
+# --- capabilities → host fields ------------------------------------------------------------------
+
+
+def _version(text: str) -> m.Version:
+    numbers = [int(part) for part in re.findall(r"\d+", text)[:4]]
+    parts = dict(zip(("major", "minor", "build", "revision"), numbers, strict=False))
+    return m.Version(full_version=text, **parts)
+
+
+def host_fields(caps: HostCapabilities) -> dict[str, Any]:
+    """The host document's fields an agent's capabilities fill in."""
+    return {
+        "hardware_information": m.HardwareInformation(uuid=caps.host_uuid),
+        "cpu": m.Cpu(
+            name=caps.cpu_model,
+            topology=m.CpuTopology(
+                sockets=caps.cpu_sockets, cores=caps.cpu_cores, threads=caps.cpu_threads
+            ),
+        ),
+        "memory": caps.memory_bytes,
+        "max_scheduling_memory": caps.memory_bytes,
+        "libvirt_version": _version(caps.libvirt_version),
+        "version": _version(caps.agent_version),
+        "os": m.OperatingSystem(type="Linux", description=f"{caps.hostname} ({caps.driver_uri})"),
+        "status_detail": f"{caps.hypervisor.value} hypervisor, protocol {caps.protocol_version}",
+    }
+
+
+def apply_capabilities(
+    conn: Connection,
+    host_id: str,
+    caps: HostCapabilities,
+    allowed: Collection[HostStatus] | None,
+    to: HostStatus | None,
+) -> None:
+    """Write the capabilities into the host (moving it to ``to`` if given); refuse a machine
+    that another host already is (same hardware UUID)."""
+    if caps.protocol_version != PROTOCOL_VERSION:
+        raise InvalidInput(
+            f"The agent speaks protocol version {caps.protocol_version}; "
+            f"this engine speaks version {PROTOCOL_VERSION}"
+        )
+    twins = repos.hosts.query(
+        conn, (tables.hosts.c.host_uuid == caps.host_uuid) & (tables.hosts.c.id != host_id)
+    )
+    if twins:
+        raise Conflict(
+            f"The machine with hardware UUID {caps.host_uuid} is already host {twins[0].name}"
+        )
+    host = repos.hosts.get(conn, host_id)
+    target = to or host.status
+    assert target is not None
+    if change_status(conn, host_id, allowed, target, **host_fields(caps)) is None:
+        raise Conflict(f"Host {host.name} is {host.status}; its capabilities were not recorded")
+
+
+# --- steps ---------------------------------------------------------------------------------------
+
+
+async def _host(ctx: CommandContext) -> m.Host:
+    host_id = str(ctx.params["host_id"])
+    return await ctx.db(lambda conn: repos.hosts.get(conn, host_id))
+
+
+async def _enroll(ctx: CommandContext) -> None:
+    host = await _host(ctx)
+    address, port = host.address or "", host.port or 0
+    ca = await asyncio.to_thread(CertificateAuthority.load_or_create, ctx.services.config.pki_dir)
+    try:
+        await enroll_agent(address, port, str(ctx.params["secret"]), ca)
+    except HostUnreachable as exc:
+        raise _reachability(exc, address, port) from exc
+
+
+async def _read_capabilities(ctx: CommandContext) -> None:
+    host = await _host(ctx)
+    address, port = host.address or "", host.port or 0
+    ssl_context = await asyncio.to_thread(host_connections(ctx.services).ssl_context)
+    try:
+        async with AgentClient(address, port, ssl_context) as client:
+            caps = await client.call(HOST_GET_CAPABILITIES, Empty())
+    except HostUnreachable as exc:
+        raise _reachability(exc, address, port) from exc
+    host_id = str(ctx.params["host_id"])
+    allowed = (HostStatus.INSTALLING, HostStatus.INITIALIZING)
+    await ctx.db(
+        lambda conn: apply_capabilities(conn, host_id, caps, allowed, HostStatus.INITIALIZING)
+    )
+
+
+async def _start_monitoring(ctx: CommandContext) -> None:
+    """Hand the host to monitoring and wait for its first answer (it then turns ``up``)."""
+    host_id = str(ctx.params["host_id"])
+    monitor = host_monitor(ctx.services)
+    await monitor.refresh(host_id)
+    config = ctx.services.config
+    timeout = max(config.host_grace_s, _FIRST_ANSWER_MIN_S)
+    if not await monitor.wait_up(host_id, timeout):
+        host = await _host(ctx)
+        raise HostUnreachable(f"Host {host.name} did not answer monitoring within {timeout:g} s")
+
+
+async def _refresh_capabilities(ctx: CommandContext) -> None:
+    host_id = str(ctx.params["host_id"])
+    caps = await host_connections(ctx.services).call(host_id, HOST_GET_CAPABILITIES, Empty())
+    await ctx.db(lambda conn: apply_capabilities(conn, host_id, caps, MONITORED, None))
+
+
+def _install_definition(kind: str, verb: str) -> CommandDefinition:
+    return CommandDefinition(
+        kind=kind,
+        describe=lambda p: f"{verb} host {p['name']}",
+        steps=[
+            Step("enroll", "Enrolling the host's agent", _failing_install(_enroll)),
+            Step(
+                "capabilities",
+                "Reading the host's capabilities",
+                _failing_install(_read_capabilities),
+            ),
+            Step("monitor", "Waiting for the host to come up", _start_monitoring),
+        ],
+        refs=_host_refs,
+        describe_done=lambda p, _d: f"Host {p['name']} was installed.",
+        success_code=EventCode.HOST_INSTALLED,
+        failure_code=EventCode.HOST_INSTALL_FAILED,
+    )
+
+
+def _activate_definition() -> CommandDefinition:
+    return CommandDefinition(
+        kind=ACTIVATE_HOST,
+        describe=lambda p: f"Activating host {p['name']}",
+        steps=[
+            Step("monitor", "Connecting to the host", _start_monitoring),
+            Step("capabilities", "Reading the host's capabilities", _refresh_capabilities),
+        ],
+        refs=_host_refs,
+        describe_done=lambda p, _d: f"Host {p['name']} was activated.",
+        success_code=EventCode.HOST_ACTIVATED,
+    )
+
+
+def _refresh_definition() -> CommandDefinition:
+    return CommandDefinition(
+        kind=REFRESH_HOST,
+        describe=lambda p: f"Refreshing host {p['name']}",
+        steps=[Step("capabilities", "Reading the host's capabilities", _refresh_capabilities)],
+        refs=_host_refs,
+    )
+
+
+def register_host_commands(runner: CommandRunner) -> None:
+    runner.register(_install_definition(ADD_HOST, "Adding"))
+    runner.register(_install_definition(INSTALL_HOST, "Installing"))
+    runner.register(_activate_definition())
+    runner.register(_refresh_definition())
+
+
+__all__ = [
+    "ACTIVATE_HOST",
+    "ADD_HOST",
+    "HOST_LOCK_REASON",
+    "INSTALL_HOST",
+    "REFRESH_HOST",
+    "apply_capabilities",
+    "host_fields",
+    "register_host_commands",
+]

@@ -1,0 +1,348 @@
+"""Storage domains: added on a host (``/storagedomains``), attached to and activated in a data
+center (``/datacenters/{id}/storagedomains``), and the disks they hold.
+
+Storage types: ``posixfs`` (a directory, ``vfs_type`` none), ``nfs`` and ``localfs``. Nothing is
+mounted yet, so an ``nfs`` domain's ``path`` must already be a directory on every host (the
+export mounted there by the operator); the ``address`` is kept for the record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, ClassVar
+
+from sqlalchemy import Connection, select
+
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel import Action
+from virtfleet.common.apimodel.enums import (
+    StorageDomainStatus,
+    StorageDomainType,
+    StorageFormat,
+    StorageType,
+)
+from virtfleet.common.apimodel.system import Job
+from virtfleet.common.errors import Conflict, InvalidInput
+from virtfleet.engine.commands import storage_commands as cmds
+from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence import tables
+from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.services.base import (
+    DocumentService,
+    ListQuery,
+    Options,
+    ResourceService,
+    Scope,
+)
+from virtfleet.engine.services.disks import (
+    DiskAttachmentService,
+    DiskService,
+    running_vms_using_domain,
+)
+from virtfleet.engine.services.refs import new_id, require_name, resolve, resolve_optional
+from virtfleet.engine.services.search import enum_field, related_field, text_field
+
+if TYPE_CHECKING:
+    from virtfleet.engine.context import EngineContext
+
+_T = tables.storage_domains
+
+SUPPORTED_STORAGE = (StorageType.POSIXFS, StorageType.NFS, StorageType.LOCALFS)
+SUPPORTED_DOMAIN_TYPES = (StorageDomainType.DATA, StorageDomainType.ISO, StorageDomainType.EXPORT)
+# Statuses a domain is left in by a command; changing it meanwhile would race the command.
+BUSY = (StorageDomainStatus.LOCKED, StorageDomainStatus.ACTIVATING)
+
+
+def _submitted(job_id: str) -> Action:
+    return Action(status="complete", job=Job(id=job_id))
+
+
+class _StorageDomainBase(DocumentService[m.StorageDomain]):
+    search_fields: ClassVar = {
+        "name": text_field(_T.c.name),
+        "status": enum_field(_T.c.status, [s.value for s in StorageDomainStatus]),
+        "datacenter": related_field(
+            _T.c.data_center_id, tables.data_centers.c.id, text_field(tables.data_centers.c.name)
+        ),
+    }
+
+    def __init__(
+        self, database: Database, runner: CommandRunner, *, parent_column: str | None = None
+    ):
+        super().__init__(database, repos.storage_domains, parent_column=parent_column)
+        self.runner = runner
+
+    def decorate(self, conn: Connection, obj: m.StorageDomain) -> m.StorageDomain:
+        assert obj.id is not None
+        return obj.model_copy(update={"committed": cmds.committed_bytes(conn, obj.id)})
+
+    def _submit(self, kind: str, params: Mapping[str, object], domain_id: str, reason: str) -> str:
+        return str(self.runner.submit(kind, params, locks=[(domain_id, reason)]))
+
+
+class StorageDomainService(_StorageDomainBase):
+    """``/storagedomains``: add on a host, update names, remove (``format``/``destroy``)."""
+
+    immutable_fields = frozenset(
+        {"id", "href", "status", "type", "storage", "data_center", "data_centers", "master"}
+    )
+
+    def __init__(self, database: Database, runner: CommandRunner) -> None:
+        super().__init__(database, runner)
+
+    def prepare_new(
+        self, conn: Connection, scope: Scope, obj: m.StorageDomain, options: Options
+    ) -> m.StorageDomain:
+        require_name(obj, "storage domain")
+        domain_type = obj.type or StorageDomainType.DATA
+        if domain_type not in SUPPORTED_DOMAIN_TYPES:
+            raise InvalidInput(f"Storage domains of type '{domain_type}' are not supported")
+        storage = _validated_storage(obj.storage)
+        if repos.storage_domains.count(conn, _T.c.path == storage.path):
+            raise Conflict(f"A storage domain already uses the path '{storage.path}'")
+        return m.StorageDomain(
+            id=new_id(),
+            name=obj.name,
+            description=obj.description,
+            comment=obj.comment,
+            type=domain_type,
+            storage=storage,
+            status=StorageDomainStatus.LOCKED,
+            master=False,
+            storage_format=obj.storage_format or StorageFormat.V5,
+            wipe_after_delete=bool(obj.wipe_after_delete),
+            discard_after_delete=bool(obj.discard_after_delete),
+            supports_discard=False,
+            supports_discard_zeroes_data=False,
+            backup=bool(obj.backup),
+            warning_low_space_indicator=obj.warning_low_space_indicator or 10,
+            critical_space_action_blocker=obj.critical_space_action_blocker or 5,
+            block_size=512,
+            external_status=None,
+        )
+
+    def add(self, scope: Scope, obj: m.StorageDomain, options: Options) -> m.StorageDomain:
+        with self.db.read() as conn:
+            host = resolve_optional(conn, repos.hosts, obj.host, field="host")
+        added = super().add(scope, obj, options)
+        assert added.id is not None
+        params = {"domain_id": added.id, "name": added.name, "host_id": host.id if host else None}
+        try:
+            self._submit(cmds.ADD_DOMAIN, params, added.id, "adding storage domain")
+        except Exception:
+            with self.db.transaction() as conn:
+                repos.storage_domains.delete(conn, added.id)
+            raise
+        return added
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        destroy, wipe = options.flag("destroy"), options.flag("format")
+        with self.db.transaction() as conn:
+            domain = self.get_in_scope(conn, scope, object_id)
+            if domain.status in BUSY:
+                raise Conflict(f"The storage domain '{domain.name}' is busy ({domain.status})")
+            if destroy:
+                cmds.forget_domain(conn, object_id)
+                return
+            if domain.status != StorageDomainStatus.UNATTACHED:
+                raise Conflict(
+                    f"Cannot remove storage domain '{domain.name}': detach it from its data "
+                    "center first (or use destroy=true)"
+                )
+            if not wipe:
+                cmds.forget_domain(conn, object_id)
+                return
+            host = _host_option(conn, options)
+            cmds.set_domain_status(conn, object_id, StorageDomainStatus.LOCKED)
+        params = {
+            "domain_id": object_id,
+            "name": domain.name,
+            "host_id": host,
+            "path": cmds.domain_ref(domain).path,
+        }
+        try:
+            self._submit(cmds.FORMAT_DOMAIN, params, object_id, "removing storage domain")
+        except Exception:
+            with self.db.transaction() as conn:
+                cmds.set_domain_status(conn, object_id, StorageDomainStatus.UNATTACHED)
+            raise
+
+
+class AttachedStorageDomainService(_StorageDomainBase):
+    """``/datacenters/{id}/storagedomains``: attach (add), activate, deactivate, detach."""
+
+    def __init__(self, database: Database, runner: CommandRunner) -> None:
+        super().__init__(database, runner, parent_column="data_center_id")
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.StorageDomain]:
+        with self.db.read() as conn:
+            repos.data_centers.get(conn, scope.parent)
+        return super().list(scope, query)
+
+    def add(self, scope: Scope, obj: m.StorageDomain, options: Options) -> m.StorageDomain:
+        with self.db.transaction() as conn:
+            center = repos.data_centers.get(conn, scope.parent)
+            domain = resolve(conn, repos.storage_domains, obj, field="storage_domain")
+            assert domain.id is not None and center.id is not None
+            if domain.status != StorageDomainStatus.UNATTACHED:
+                raise Conflict(
+                    f"Cannot attach storage domain '{domain.name}': it is {domain.status}, "
+                    "not unattached"
+                )
+            _check_local(center, domain)
+            attached = domain.model_copy(
+                update={
+                    "status": StorageDomainStatus.ACTIVATING,
+                    "data_center": m.DataCenter(id=center.id),
+                    "data_centers": [m.DataCenter(id=center.id)],
+                    "master": False,
+                }
+            )
+            version = repos.storage_domains.version_of(conn, domain.id)
+            repos.storage_domains.save(conn, attached, expected_version=version)
+        params = {"domain_id": domain.id, "name": domain.name, "data_center_id": center.id}
+        try:
+            self._submit(cmds.ATTACH_DOMAIN, params, domain.id, "attaching storage domain")
+        except Exception:
+            with self.db.transaction() as conn:
+                cmds.set_domain_status(conn, domain.id, StorageDomainStatus.MAINTENANCE)
+            raise
+        return self.get(scope, domain.id)
+
+    def act(self, scope: Scope, object_id: str, name: str, action: Action) -> Action:
+        if name == "activate":
+            return self._activate(scope, object_id)
+        if name == "deactivate":
+            return self._deactivate(scope, object_id)
+        return super().act(scope, object_id, name, action)
+
+    def _activate(self, scope: Scope, object_id: str) -> Action:
+        with self.db.transaction() as conn:
+            domain = self.get_in_scope(conn, scope, object_id)
+            if domain.status == StorageDomainStatus.ACTIVE:
+                return Action(status="complete")
+            if domain.status != StorageDomainStatus.MAINTENANCE:
+                raise Conflict(
+                    f"Cannot activate storage domain '{domain.name}': it is {domain.status}"
+                )
+            cmds.set_domain_status(conn, object_id, StorageDomainStatus.ACTIVATING)
+        params = {"domain_id": object_id, "name": domain.name, "data_center_id": scope.parent}
+        try:
+            job = self._submit(cmds.ACTIVATE_DOMAIN, params, object_id, "activating storage domain")
+        except Exception:
+            with self.db.transaction() as conn:
+                cmds.set_domain_status(conn, object_id, StorageDomainStatus.MAINTENANCE)
+            raise
+        return _submitted(job)
+
+    def _deactivate(self, scope: Scope, object_id: str) -> Action:
+        with self.db.transaction() as conn:
+            domain = self.get_in_scope(conn, scope, object_id)
+            if domain.status == StorageDomainStatus.MAINTENANCE:
+                return Action(status="complete")
+            if domain.status in BUSY:
+                raise Conflict(f"The storage domain '{domain.name}' is busy ({domain.status})")
+            running = running_vms_using_domain(conn, object_id)
+            if running:
+                raise Conflict(
+                    f"Cannot deactivate storage domain '{domain.name}': running VMs use disks "
+                    f"on it: {', '.join(running)}"
+                )
+            cmds.set_domain_status(conn, object_id, StorageDomainStatus.MAINTENANCE, master=False)
+        return Action(status="complete")
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        """Detach: only a domain in maintenance leaves its data center."""
+        with self.db.transaction() as conn:
+            domain = self.get_in_scope(conn, scope, object_id)
+            if domain.status != StorageDomainStatus.MAINTENANCE:
+                raise Conflict(
+                    f"Cannot detach storage domain '{domain.name}': it is {domain.status}; "
+                    "deactivate it first"
+                )
+            version = repos.storage_domains.version_of(conn, object_id)
+            detached = domain.model_copy(
+                update={
+                    "status": StorageDomainStatus.UNATTACHED,
+                    "data_center": None,
+                    "data_centers": None,
+                    "master": False,
+                }
+            )
+            repos.storage_domains.save(conn, detached, expected_version=version)
+            cmds.refresh_data_center_status(conn, scope.parent)
+
+
+class StorageDomainDiskService(DocumentService[m.Disk]):
+    """``/storagedomains/{id}/disks``: the disks a domain holds."""
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database, repos.disks, parent_column="storage_domain_id")
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Disk]:
+        with self.db.read() as conn:
+            repos.storage_domains.get(conn, scope.parent)
+        return super().list(scope, query)
+
+
+def _validated_storage(storage: m.HostStorage | None) -> m.HostStorage:
+    if storage is None or storage.type is None:
+        raise InvalidInput("The storage domain needs 'storage' with a 'type'")
+    if storage.type not in SUPPORTED_STORAGE:
+        supported = ", ".join(t.value for t in SUPPORTED_STORAGE)
+        raise InvalidInput(f"Storage type '{storage.type}' is not supported (only {supported})")
+    path = (storage.path or "").rstrip("/") or ("/" if storage.path else "")
+    if not path.startswith("/"):
+        raise InvalidInput("The storage 'path' must be an absolute directory path")
+    if storage.type == StorageType.NFS and not storage.address:
+        raise InvalidInput("An NFS storage domain needs the server's 'address'")
+    if storage.type == StorageType.POSIXFS and (storage.vfs_type or "none") != "none":
+        raise InvalidInput(
+            f"posixfs with vfs_type '{storage.vfs_type}' needs a mount, which is not available "
+            "yet; use vfs_type none on a directory every host sees"
+        )
+    return m.HostStorage(
+        type=storage.type,
+        address=storage.address,
+        path=path,
+        vfs_type=storage.vfs_type,
+        mount_options=storage.mount_options,
+        nfs_version=storage.nfs_version,
+    )
+
+
+def _check_local(center: m.DataCenter, domain: m.StorageDomain) -> None:
+    local_domain = domain.storage is not None and domain.storage.type == StorageType.LOCALFS
+    if local_domain and not center.local:
+        raise Conflict("A localfs storage domain can only be attached to a local data center")
+    if center.local and not local_domain:
+        raise Conflict("A local data center accepts only localfs storage domains")
+
+
+def _host_option(conn: Connection, options: Options) -> str | None:
+    """The ``host`` query option of remove (a name or an id), as a host id."""
+    name = options.values.get("host")
+    if not name:
+        return None
+    found = conn.execute(
+        select(tables.hosts.c.id).where((tables.hosts.c.name == name) | (tables.hosts.c.id == name))
+    ).scalar()
+    if found is None:
+        raise InvalidInput(f"No host named '{name}'")
+    return str(found)
+
+
+def storage_services(ctx: EngineContext) -> dict[str, ResourceService]:
+    """The storage package's services, with its commands registered on the runner."""
+    cmds.register_storage_commands(ctx.runner)
+    db, runner = ctx.database, ctx.runner
+    disks = DiskService(db, runner)
+    return {
+        "storage_domains": StorageDomainService(db, runner),
+        "attached_storage_domains": AttachedStorageDomainService(db, runner),
+        "storage_domain_disks": StorageDomainDiskService(db),
+        "disks": disks,
+        "vm_disk_attachments": DiskAttachmentService(db, disks),
+        "template_disk_attachments": DiskAttachmentService(db, disks, parent_column="template_id"),
+    }

@@ -1,0 +1,305 @@
+"""What hangs under a VM: its NICs (with MACs from the engine's pool), statistics, NUMA nodes,
+graphics consoles and permissions; and the read-only NICs of templates."""
+
+from __future__ import annotations
+
+import random
+import re
+import uuid
+from collections.abc import Callable, Sequence
+from typing import ClassVar
+
+from sqlalchemy import Connection, select
+
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.enums import (
+    GraphicsType,
+    NicInterface,
+    StatisticKind,
+    StatisticUnit,
+    ValueType,
+)
+from virtfleet.common.errors import Conflict, InvalidInput, NotFound
+from virtfleet.common.protocol import VmStats
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence import tables
+from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
+from virtfleet.engine.services.auth import ADMIN_NAME, users_repository
+from virtfleet.engine.services.base import (
+    DocumentService,
+    ListQuery,
+    Options,
+    ResourceService,
+    Scope,
+)
+from virtfleet.engine.services.refs import new_id, reference, require_name, resolve_optional
+from virtfleet.engine.services.search import text_field
+
+MAC_PREFIX = "56:6f"
+_MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
+_MAC_ATTEMPTS = 64
+_STAT_NAMESPACE = uuid.UUID("6f1d3c3e-7a65-4f0e-9a3b-5bde1c0a4d11")
+SUPER_USER_ROLE_ID = "00000000-0000-0000-0000-000000000001"
+
+
+def normalise_mac(address: str) -> str:
+    mac = address.strip().lower().replace("-", ":")
+    if not _MAC_RE.match(mac):
+        raise InvalidInput(f"'{address}' is not a MAC address (like 56:6f:00:00:00:01)")
+    if int(mac[:2], 16) & 1:
+        raise InvalidInput(f"'{address}' is a multicast MAC address")
+    return mac
+
+
+def mac_in_use(conn: Connection, mac: str) -> bool:
+    return repos.nics.count(conn, tables.nics.c.mac == mac) > 0
+
+
+def allocate_mac(conn: Connection, rng: random.Random) -> str:
+    """A free address of the pool 56:6f:xx:xx:xx:xx; the table's unique index settles races."""
+    for _ in range(_MAC_ATTEMPTS):
+        tail = ":".join(f"{rng.randrange(256):02x}" for _ in range(4))
+        mac = f"{MAC_PREFIX}:{tail}"
+        if not mac_in_use(conn, mac):
+            return mac
+    raise Conflict("The MAC address pool is exhausted")
+
+
+def copy_template_nics(
+    conn: Connection, template_id: str, vm_id: str, rng: random.Random
+) -> list[m.Nic]:
+    """Give a new VM the template's NICs, each with a fresh MAC."""
+    copies = []
+    for nic in repos.nics.query(conn, tables.nics.c.template_id == template_id):
+        copy = nic.model_copy(
+            update={
+                "id": new_id(),
+                "vm": m.Vm(id=vm_id),
+                "template": None,
+                "mac": m.Mac(address=allocate_mac(conn, rng)),
+            }
+        )
+        repos.nics.insert(conn, copy)
+        copies.append(copy)
+    return copies
+
+
+def _require_vm(conn: Connection, vm_id: str) -> m.Vm:
+    return repos.vms.get(conn, vm_id)
+
+
+class VmNicService(DocumentService[m.Nic]):
+    """``/vms/{id}/nics``: changes take effect at the VM's next start (no hot-plug yet)."""
+
+    search_fields: ClassVar = {"name": text_field(tables.nics.c.name)}
+    immutable_fields = frozenset({"id", "href", "vm", "template"})
+
+    def __init__(self, database: Database, rng: random.Random | None = None) -> None:
+        super().__init__(database, repos.nics, parent_column="vm_id")
+        self.rng = rng or random.Random()
+
+    def _profile(self, conn: Connection, nic: m.Nic) -> m.VnicProfile | None:
+        return resolve_optional(conn, repos.vnic_profiles, nic.vnic_profile, field="vnic_profile")
+
+    def _check_name(self, conn: Connection, vm_id: str, name: str, nic_id: str | None) -> None:
+        statement = (
+            (tables.nics.c.vm_id == vm_id)
+            & (tables.nics.c.name == name)
+            & (tables.nics.c.id != (nic_id or ""))
+        )
+        if repos.nics.count(conn, statement):
+            raise Conflict(f"The VM already has a NIC named '{name}'")
+
+    def prepare_new(self, conn: Connection, scope: Scope, obj: m.Nic, options: Options) -> m.Nic:
+        vm = _require_vm(conn, scope.parent)
+        name = require_name(obj, "NIC")
+        self._check_name(conn, scope.parent, name, None)
+        if obj.mac is not None and obj.mac.address:
+            mac = normalise_mac(obj.mac.address)
+            if mac_in_use(conn, mac):
+                raise Conflict(f"The MAC address {mac} is already in use")
+        else:
+            mac = allocate_mac(conn, self.rng)
+        return obj.model_copy(
+            update={
+                "id": new_id(),
+                "name": name,
+                "vm": reference(m.Vm, vm),
+                "template": None,
+                "interface": obj.interface or NicInterface.VIRTIO,
+                "mac": m.Mac(address=mac),
+                "vnic_profile": reference(m.VnicProfile, self._profile(conn, obj)),
+                "network": None,
+                "linked": obj.linked if obj.linked is not None else True,
+                "plugged": obj.plugged if obj.plugged is not None else True,
+            }
+        )
+
+    def prepare_update(
+        self, conn: Connection, scope: Scope, current: m.Nic, updated: m.Nic
+    ) -> m.Nic:
+        assert current.id is not None
+        name = require_name(updated, "NIC")
+        self._check_name(conn, scope.parent, name, current.id)
+        mac = current.mac.address if current.mac is not None else None
+        if updated.mac is not None and updated.mac.address and updated.mac.address != mac:
+            mac = normalise_mac(updated.mac.address)
+            if mac_in_use(conn, mac):
+                raise Conflict(f"The MAC address {mac} is already in use")
+        return updated.model_copy(
+            update={
+                "mac": m.Mac(address=mac),
+                "vnic_profile": reference(m.VnicProfile, self._profile(conn, updated)),
+            }
+        )
+
+
+class TemplateNicService(DocumentService[m.Nic]):
+    """``/templates/{id}/nics``: read-only here; templates made from VMs will fill it."""
+
+    search_fields: ClassVar = {"name": text_field(tables.nics.c.name)}
+
+    def __init__(self, database: Database) -> None:
+        super().__init__(database, repos.nics, parent_column="template_id")
+
+    def prepare_new(self, conn: Connection, scope: Scope, obj: m.Nic, options: Options) -> m.Nic:
+        raise InvalidInput("The NICs of a template cannot be changed")
+
+
+StatsLookup = Callable[[str], VmStats | None]
+
+
+def _statistic(vm_id: str, name: str, description: str, value: float, unit: StatisticUnit,
+               kind: StatisticKind = StatisticKind.GAUGE) -> m.Statistic:
+    return m.Statistic(
+        id=str(uuid.uuid5(_STAT_NAMESPACE, f"{vm_id}/{name}")),
+        name=name,
+        description=description,
+        kind=kind,
+        type=ValueType.DECIMAL if unit == StatisticUnit.PERCENT else ValueType.INTEGER,
+        unit=unit,
+        values=[m.Value(datum=value)],
+        vm=m.Vm(id=vm_id),
+    )
+
+
+def vm_statistics(vm: m.Vm, stats: VmStats | None) -> list[m.Statistic]:
+    """oVirt's statistic names; a VM that is not running reports zero usage."""
+    assert vm.id is not None
+    installed = vm.memory or 0
+    cpu = stats.cpu_pct if stats is not None else 0.0
+    used = stats.memory_used_bytes if stats is not None else 0
+    pct, byte, counter = StatisticUnit.PERCENT, StatisticUnit.BYTES, StatisticKind.COUNTER
+    rows = [
+        ("memory.installed", "Total memory configured", installed, byte, StatisticKind.GAUGE),
+        ("memory.used", "Memory used (agent)", used, byte, StatisticKind.GAUGE),
+        ("memory.free", "Memory free (agent)", max(0, installed - used), byte,
+         StatisticKind.GAUGE),
+        ("cpu.current.guest", "CPU used by guest", cpu, pct, StatisticKind.GAUGE),
+        ("cpu.current.hypervisor", "CPU overhead", 0.0, pct, StatisticKind.GAUGE),
+        ("cpu.current.total", "Total CPU used", cpu, pct, StatisticKind.GAUGE),
+        ("disks.read.bytes", "Bytes read from disks",
+         stats.disk_read_bytes if stats else 0, byte, counter),
+        ("disks.write.bytes", "Bytes written to disks",
+         stats.disk_write_bytes if stats else 0, byte, counter),
+        ("network.received.bytes", "Bytes received",
+         stats.net_rx_bytes if stats else 0, byte, counter),
+        ("network.transmitted.bytes", "Bytes transmitted",
+         stats.net_tx_bytes if stats else 0, byte, counter),
+    ]
+    return [_statistic(vm.id, *row) for row in rows]
+
+
+class VmStatisticsService(ResourceService):
+    """``/vms/{id}/statistics`` from the latest report of the VM's host."""
+
+    def __init__(self, database: Database, latest: StatsLookup) -> None:
+        self.db = database
+        self.latest = latest
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Statistic]:
+        with self.db.read() as conn:
+            vm = _require_vm(conn, scope.parent)
+        running = vm.status in HOLDING_STATUSES
+        return vm_statistics(vm, self.latest(scope.parent) if running else None)
+
+    def get(self, scope: Scope, object_id: str) -> m.Statistic:
+        for statistic in self.list(scope, ListQuery()):
+            if statistic.id == object_id:
+                return statistic
+        raise NotFound(f"The statistic with id '{object_id}' does not exist")
+
+
+class VmNumaNodeService(ResourceService):
+    """``/vms/{id}/numanodes``: VMs have no virtual NUMA topology yet, so the list is empty."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.VirtualNumaNode]:
+        with self.db.read() as conn:
+            _require_vm(conn, scope.parent)
+        return []
+
+
+def console_id(protocol: GraphicsType) -> str:
+    """oVirt's console id: the protocol name hex-encoded (``vnc`` → ``766e63``)."""
+    return protocol.value.encode().hex()
+
+
+class VmGraphicsConsoleService(ResourceService):
+    """``/vms/{id}/graphicsconsoles``: the VNC console of a running VM."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.GraphicsConsole]:
+        with self.db.read() as conn:
+            vm = _require_vm(conn, scope.parent)
+        if vm.status not in HOLDING_STATUSES:
+            return []
+        return [
+            m.GraphicsConsole(
+                id=console_id(GraphicsType.VNC),
+                protocol=GraphicsType.VNC,
+                vm=m.Vm(id=vm.id),
+            )
+        ]
+
+    def get(self, scope: Scope, object_id: str) -> m.GraphicsConsole:
+        for console in self.list(scope, ListQuery()):
+            if console.id == object_id:
+                return console
+        raise NotFound(f"The graphics console with id '{object_id}' does not exist")
+
+
+class VmPermissionService(ResourceService):
+    """``/vms/{id}/permissions``: the administrator's inherited SuperUser permission."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Permission]:
+        with self.db.read() as conn:
+            vm = _require_vm(conn, scope.parent)
+            users = users_repository()
+            admin_id = conn.execute(
+                select(users.table.c.id).where(users.table.c.name == ADMIN_NAME)
+            ).scalar()
+        if admin_id is None or vm.id is None:
+            return []
+        return [
+            m.Permission(
+                id=str(uuid.uuid5(_STAT_NAMESPACE, f"permission/{vm.id}/{admin_id}")),
+                role=m.Role(id=SUPER_USER_ROLE_ID, name="SuperUser"),
+                user=m.User(id=str(admin_id)),
+                vm=m.Vm(id=vm.id),
+            )
+        ]
+
+    def get(self, scope: Scope, object_id: str) -> m.Permission:
+        for permission in self.list(scope, ListQuery()):
+            if permission.id == object_id:
+                return permission
+        raise NotFound(f"The permission with id '{object_id}' does not exist")
