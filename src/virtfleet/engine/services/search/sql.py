@@ -64,7 +64,7 @@ def _compile_wildcard(element: _CaseSensitiveWildcard, compiler: SQLCompiler, **
     return compiler.process(element.column.like(element.like_pattern, escape=_LIKE_ESCAPE), **kw)
 
 
-@compiles(_CaseSensitiveWildcard, "nosuch")
+@compiles(_CaseSensitiveWildcard, "sqlite")
 def _compile_wildcard_sqlite(
     element: _CaseSensitiveWildcard, compiler: SQLCompiler, **kw: Any
 ) -> str:
@@ -101,7 +101,7 @@ def text_field(column: ColumnElement[str]) -> FieldResolver:
             return matched if op is Operator.EQ else not_(matched)
         if case_sensitive:
             return _compare(column, op, bound)
-        return _compare(func.lower(column), op, func.lower(bound))
+        return _compare(column, op, bound)
 
     return resolve
 

@@ -1,0 +1,548 @@
+"""The persisted commands behind VM actions: start (schedule, launch), stop, shutdown, reboot,
+suspend, and the creation of a new VM's inline disks.
+
+Every status move is a compare-and-swap on the VM's row (``move_vm``): whichever of a command
+and host monitoring moves first wins, and the other re-reads. A VM gets a host only through the
+swap from ``down`` in ``schedule``, so it can never be launched on two hosts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from sqlalchemy import Connection
+
+from virtfleet.common import apimodel as m
+from virtfleet.common import protocol as p
+from virtfleet.common.apimodel.enums import BiosType, DiskFormat, HostStatus, VmStatus
+from virtfleet.common.errors import AgentError, Conflict, NotFound
+from virtfleet.engine.commands.context import CommandContext
+from virtfleet.engine.commands.definition import CommandDefinition, Step
+from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.monitoring.connections import host_connections
+from virtfleet.engine.monitoring.hoststate import load_stats
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence import tables
+from virtfleet.engine.scheduler.placement import place_vm
+from virtfleet.engine.services.auth import ADMIN_NAME, INTERNAL_DOMAIN
+from virtfleet.engine.services.base import Options, Scope
+from virtfleet.engine.services.eventlog import EventCode
+
+log = logging.getLogger(__name__)
+
+ADMIN_USER = f"{ADMIN_NAME}@{INTERNAL_DOMAIN}"
+_CAS_ATTEMPTS = 5
+_DISK_WAIT_S = 600.0
+_DISK_POLL_S = 0.2
+_BUSES = {"virtio": "virtio", "virtio_scsi": "scsi", "sata": "sata", "ide": "ide"}
+
+VmChange = Callable[[m.Vm], Mapping[str, Any] | None]
+
+
+def move_vm(conn: Connection, vm_id: str, change: VmChange) -> m.Vm | None:
+    """Apply ``change`` (fields to set, or None to leave the VM alone) as a compare-and-swap,
+    re-reading on a lost race; returns the VM as written, or None when nothing changed."""
+    for _ in range(_CAS_ATTEMPTS):
+        vm = repos.vms.get(conn, vm_id)
+        version = repos.vms.version_of(conn, vm_id)
+        update = change(vm)
+        if update is None:
+            return None
+        moved = vm.model_copy(update=dict(update))
+        try:
+            repos.vms.save(conn, moved, expected_version=version)
+        except Conflict:
+            continue
+        return moved
+    raise Conflict(f"The VM {vm_id} keeps changing; try again")
+
+
+def host_of(vm: m.Vm) -> str | None:
+    return vm.host.id if vm.host is not None else None
+
+
+def _engine(ctx: CommandContext) -> Any:
+    return ctx.services
+
+
+def _vm_id(ctx: CommandContext) -> str:
+    return str(ctx.params["vm_id"])
+
+
+def _refs(params: Mapping[str, Any], data: Mapping[str, Any]) -> Mapping[str, str]:
+    refs = {"vm_id": str(params["vm_id"])}
+    if data.get("host_id"):
+        refs["host_id"] = str(data["host_id"])
+    return refs
+
+
+def _name(data: Mapping[str, Any]) -> str:
+    return str(data.get("vm_name") or "")
+
+
+# --- start ---------------------------------------------------------------------------------------
+
+
+def _schedule_vm(conn: Connection, vm_id: str) -> dict[str, Any]:
+    """Choose the host and swap the VM from down (or suspended) to launching on it."""
+    vm = repos.vms.get(conn, vm_id)
+    version = repos.vms.version_of(conn, vm_id)
+    if vm.status in (VmStatus.WAIT_FOR_LAUNCH, VmStatus.RESTORING_STATE) and host_of(vm):
+        # this step ran before an engine restart: keep its choice
+        previous = VmStatus.SUSPENDED if vm.status == VmStatus.RESTORING_STATE else VmStatus.DOWN
+        return {"host_id": host_of(vm), "previous": previous.value, "vm_name": vm.name}
+    if vm.status == VmStatus.SUSPENDED:
+        host_id = host_of(vm)
+        host = repos.hosts.find(conn, host_id) if host_id else None
+        if host_id is None or host is None or host.status != HostStatus.UP:
+            raise Conflict(
+                f"Cannot run VM. The host holding the saved state of VM {vm.name} is not up."
+            )
+        launching = VmStatus.RESTORING_STATE
+    elif vm.status == VmStatus.DOWN:
+        assert vm.cluster is not None and vm.cluster.id is not None
+        cluster = repos.clusters.get(conn, vm.cluster.id)
+
+        def free_memory(host_id: str) -> int | None:
+            latest = load_stats(conn, host_id)
+            return None if latest is None else latest[0].memory_free_bytes
+
+        host_id = place_vm(conn, vm, cluster, free_memory).id
+        launching = VmStatus.WAIT_FOR_LAUNCH
+    else:
+        raise Conflict(f"Cannot run VM. VM {vm.name} is {vm.status or 'unknown'}.")
+    claimed = vm.model_copy(
+        update={"status": launching, "host": m.Host(id=host_id), "stop_reason": None}
+    )
+    # the compare-and-swap on the version read above: of two concurrent starts, one loses here
+    repos.vms.save(conn, claimed, expected_version=version)
+    assert vm.status is not None
+    return {"host_id": host_id, "previous": vm.status.value, "vm_name": vm.name}
+
+
+async def _schedule(ctx: CommandContext) -> None:
+    vm_id = _vm_id(ctx)
+    ctx.data.update(await ctx.db(lambda conn: _schedule_vm(conn, vm_id)))
+
+
+async def _unschedule(ctx: CommandContext) -> None:
+    vm_id, host_id = _vm_id(ctx), ctx.data.get("host_id")
+    previous = VmStatus(ctx.data.get("previous", VmStatus.DOWN.value))
+    launching = {VmStatus.WAIT_FOR_LAUNCH, VmStatus.RESTORING_STATE, VmStatus.POWERING_UP}
+
+    def back(vm: m.Vm) -> Mapping[str, Any] | None:
+        if vm.status not in launching or host_of(vm) != host_id:
+            return None
+        if previous == VmStatus.SUSPENDED:
+            return {"status": VmStatus.SUSPENDED}
+        return {"status": VmStatus.DOWN, "host": None}
+
+    await ctx.db(lambda conn: move_vm(conn, vm_id, back))
+
+
+def disk_specs(conn: Connection, vm_id: str) -> list[p.DiskSpec]:
+    """The VM's active disks; volume paths follow the storage domain layout."""
+    specs = []
+    attachments = repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id)
+    for attachment in attachments:
+        if attachment.active is False or attachment.disk is None or attachment.disk.id is None:
+            continue
+        disk = repos.disks.get(conn, attachment.disk.id)
+        domains = disk.storage_domains or []
+        if not domains or domains[0].id is None:
+            raise Conflict(f"The disk {disk.alias or disk.name} has no storage domain")
+        domain = repos.storage_domains.get(conn, domains[0].id)
+        path = domain.storage.path if domain.storage is not None else None
+        if not path:
+            raise Conflict(f"The storage domain {domain.name} has no path")
+        interface = attachment.interface.value if attachment.interface else "virtio"
+        specs.append(
+            p.DiskSpec(
+                path=f"{path}/{domain.id}/images/{disk.id}/{disk.image_id}",
+                format="raw" if disk.format == DiskFormat.RAW else "qcow2",
+                bus=_BUSES.get(interface, "virtio"),
+                readonly=bool(attachment.read_only),
+                bootable=bool(attachment.bootable),
+            )
+        )
+    return specs
+
+
+def nic_specs(conn: Connection, vm_id: str) -> list[p.NicSpec]:
+    """Plugged NICs, each on the bridge of its vNIC profile's network (none: not connected)."""
+    specs = []
+    for nic in repos.nics.query(conn, tables.nics.c.vm_id == vm_id):
+        if nic.plugged is False or nic.mac is None or not nic.mac.address:
+            continue
+        if nic.vnic_profile is None or nic.vnic_profile.id is None:
+            continue
+        profile = repos.vnic_profiles.find(conn, nic.vnic_profile.id)
+        if profile is None or profile.network is None or profile.network.id is None:
+            continue
+        network = repos.networks.get(conn, profile.network.id)
+        model = nic.interface.value if nic.interface else "virtio"
+        specs.append(p.NicSpec(mac=nic.mac.address, network=network.name or "", model=model))
+    return specs
+
+
+def machine_type(vm: m.Vm) -> str:
+    if vm.custom_emulated_machine:
+        return vm.custom_emulated_machine
+    bios = vm.bios.type if vm.bios is not None else None
+    q35 = {BiosType.Q35_OVMF, BiosType.Q35_SEA_BIOS, BiosType.Q35_SECURE_BOOT}
+    return "q35" if bios in q35 else "pc"
+
+
+def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
+    """What the agent needs to define and start the VM, from the VM and its devices."""
+    vm = repos.vms.get(conn, vm_id)
+    topology = vm.cpu.topology if vm.cpu is not None else None
+    boot = vm.os.boot.devices if vm.os is not None and vm.os.boot is not None else None
+    return p.VmSpec(
+        id=vm_id,
+        name=vm.name or vm_id,
+        memory_bytes=vm.memory or 0,
+        cpu_sockets=(topology.sockets if topology else None) or 1,
+        cpu_cores=(topology.cores if topology else None) or 1,
+        cpu_threads=(topology.threads if topology else None) or 1,
+        machine=machine_type(vm),
+        os_type=(vm.os.type if vm.os is not None else None) or "other",
+        boot_devices=[device.value for device in boot] if boot else ["hd"],
+        disks=disk_specs(conn, vm_id),
+        nics=nic_specs(conn, vm_id),
+    )
+
+
+async def _launch(ctx: CommandContext) -> None:
+    vm_id, host_id = _vm_id(ctx), str(ctx.data["host_id"])
+    spec = await ctx.db(lambda conn: build_spec(conn, vm_id))
+    try:
+        await host_connections(_engine(ctx)).call(host_id, p.VM_CREATE, spec)
+    except Conflict:
+        # a re-run after a restart: the VM already runs there, as this step wanted
+        listed = await host_connections(_engine(ctx)).call(host_id, p.VM_LIST, p.Empty())
+        if not any(s.vm_id == vm_id and s.state == p.VmRunState.RUNNING for s in listed.vms):
+            raise
+    now = ctx.clock.now()
+
+    def powering_up(vm: m.Vm) -> Mapping[str, Any] | None:
+        if vm.status not in (VmStatus.WAIT_FOR_LAUNCH, VmStatus.RESTORING_STATE):
+            return None  # monitoring already saw it run
+        return {"status": VmStatus.POWERING_UP, "start_time": now, "stop_time": None}
+
+    await ctx.db(lambda conn: move_vm(conn, vm_id, powering_up))
+
+
+async def _unlaunch(ctx: CommandContext) -> None:
+    vm_id, host_id = _vm_id(ctx), str(ctx.data["host_id"])
+    try:
+        await host_connections(_engine(ctx)).call(host_id, p.VM_DESTROY, p.VmRef(vm_id=vm_id))
+    except NotFound:
+        pass
+
+
+def _describe_started(params: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    return f"VM {_name(data)} started on Host {data.get('host_name') or data.get('host_id')}."
+
+
+async def _name_host(ctx: CommandContext) -> None:
+    host_id = str(ctx.data["host_id"])
+    host = await ctx.db(lambda conn: repos.hosts.find(conn, host_id))
+    ctx.data["host_name"] = host.name if host is not None else host_id
+
+
+# --- stop ----------------------------------------------------------------------------------------
+
+
+async def _remember(ctx: CommandContext) -> m.Vm:
+    vm_id = _vm_id(ctx)
+    vm = await ctx.db(lambda conn: repos.vms.get(conn, vm_id))
+    ctx.data["vm_name"] = vm.name
+    if host_of(vm):
+        ctx.data["host_id"] = host_of(vm)
+    return vm
+
+
+async def _power_off(ctx: CommandContext) -> None:
+    vm = await _remember(ctx)
+    vm_id, host_id = _vm_id(ctx), host_of(vm)
+    if vm.status == VmStatus.DOWN:
+        return
+    if host_id is not None:
+        try:
+            await host_connections(_engine(ctx)).call(host_id, p.VM_DESTROY, p.VmRef(vm_id=vm_id))
+        except NotFound:
+            pass  # already gone from the host
+    now = ctx.clock.now()
+
+    def down(current: m.Vm) -> Mapping[str, Any] | None:
+        if current.status == VmStatus.DOWN or host_of(current) != host_id:
+            return None
+        return {"status": VmStatus.DOWN, "host": None, "stop_time": now,
+                "stop_reason": "powered off"}
+
+    await ctx.db(lambda conn: move_vm(conn, vm_id, down))
+
+
+def _describe_stopped(params: Mapping[str, Any], data: Mapping[str, Any]) -> str:
+    return f"VM {_name(data)} powered off by {ADMIN_USER}."
+
+
+# --- shutdown, reboot, suspend: one guest operation between two status moves --------------------
+
+
+def _guest_operation(
+    allowed: Collection[VmStatus],
+    transitional: VmStatus,
+    call: Callable[[Any, str, str], Any],
+    outcome: Callable[[p.VmState], Mapping[str, Any]],
+    verb: str,
+) -> Callable[[CommandContext], Any]:
+    """A step: swap to ``transitional``, ask the agent, then apply ``outcome`` of its answer;
+    on failure the VM goes back to where it was."""
+
+    async def run(ctx: CommandContext) -> None:
+        vm = await _remember(ctx)
+        vm_id, host_id = _vm_id(ctx), host_of(vm)
+        if host_id is None:
+            raise Conflict(f"Cannot {verb} VM. VM {vm.name} is not running on any host.")
+        previous = vm.status
+
+        def enter(current: m.Vm) -> Mapping[str, Any] | None:
+            if current.status == transitional:
+                return None
+            if current.status not in allowed or host_of(current) != host_id:
+                raise Conflict(f"Cannot {verb} VM. VM {vm.name} is {current.status}.")
+            return {"status": transitional}
+
+        await ctx.db(lambda conn: move_vm(conn, vm_id, enter))
+        try:
+            state = await call(host_connections(_engine(ctx)), host_id, vm_id)
+        except BaseException:
+
+            def restore(current: m.Vm) -> Mapping[str, Any] | None:
+                if current.status != transitional:
+                    return None
+                return {"status": previous}
+
+            await asyncio.shield(ctx.db(lambda conn: move_vm(conn, vm_id, restore)))
+            raise
+        update = outcome(state)
+
+        def finish(current: m.Vm) -> Mapping[str, Any] | None:
+            if current.status != transitional or host_of(current) != host_id:
+                return None  # monitoring got there first
+            return update
+
+        await ctx.db(lambda conn: move_vm(conn, vm_id, finish))
+        if update.get("status") == VmStatus.UP and transitional == VmStatus.POWERING_DOWN:
+            raise AgentError(f"The guest of VM {vm.name} did not shut down: {state.reason}")
+
+    return run
+
+
+def _after_shutdown(state: p.VmState) -> Mapping[str, Any]:
+    if state.state == p.VmRunState.DOWN:
+        return {"status": VmStatus.DOWN, "host": None, "stop_reason": "shut down"}
+    return {"status": VmStatus.UP}
+
+
+def _after_reboot(state: p.VmState) -> Mapping[str, Any]:
+    return {"status": VmStatus.UP}
+
+
+def _after_suspend(state: p.VmState) -> Mapping[str, Any]:
+    if state.state == p.VmRunState.SUSPENDED:
+        return {"status": VmStatus.SUSPENDED}
+    return {"status": VmStatus.UP}
+
+
+async def _call_shutdown(conns: Any, host_id: str, vm_id: str) -> p.VmState:
+    result: p.VmState = await conns.call(host_id, p.VM_SHUTDOWN, p.VmShutdown(vm_id=vm_id))
+    return result
+
+
+async def _call_reboot(conns: Any, host_id: str, vm_id: str) -> p.VmState:
+    result: p.VmState = await conns.call(host_id, p.VM_REBOOT, p.VmRef(vm_id=vm_id))
+    return result
+
+
+async def _call_suspend(conns: Any, host_id: str, vm_id: str) -> p.VmState:
+    result: p.VmState = await conns.call(host_id, p.VM_SUSPEND, p.VmRef(vm_id=vm_id))
+    return result
+
+
+# --- inline disks of a new VM --------------------------------------------------------------------
+
+
+def _attached_aliases(conn: Connection, vm_id: str) -> set[str]:
+    aliases = set()
+    for attachment in repos.disk_attachments.query(
+        conn, tables.disk_attachments.c.vm_id == vm_id
+    ):
+        if attachment.disk is not None and attachment.disk.id is not None:
+            disk = repos.disks.find(conn, attachment.disk.id)
+            if disk is not None:
+                aliases.add(disk.alias or disk.name or "")
+    return aliases
+
+
+async def _create_disks(ctx: CommandContext) -> None:
+    vm_id = _vm_id(ctx)
+    service = _engine(ctx).services["vm_disk_attachments"]
+    done = await ctx.db(lambda conn: _attached_aliases(conn, vm_id))
+    for raw in ctx.params["attachments"]:
+        attachment = m.DiskAttachment.model_validate(raw)
+        alias = attachment.disk.alias or attachment.disk.name if attachment.disk else None
+        if alias and alias in done:
+            continue
+        await asyncio.to_thread(service.add, Scope((vm_id,)), attachment, Options())
+
+
+async def _remove_disks(ctx: CommandContext) -> None:
+    vm_id = _vm_id(ctx)
+    service = _engine(ctx).services["vm_disk_attachments"]
+    attached = await ctx.db(
+        lambda conn: repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id)
+    )
+    for attachment in attached:
+        await asyncio.to_thread(
+            service.remove, Scope((vm_id,)), attachment.id, Options({"detach_only": "false"})
+        )
+
+    def unlock(vm: m.Vm) -> Mapping[str, Any] | None:
+        return {"status": VmStatus.DOWN} if vm.status == VmStatus.IMAGE_LOCKED else None
+
+    await ctx.db(lambda conn: move_vm(conn, vm_id, unlock))
+
+
+def _disk_states(conn: Connection, vm_id: str) -> list[str]:
+    states = []
+    for attachment in repos.disk_attachments.query(
+        conn, tables.disk_attachments.c.vm_id == vm_id
+    ):
+        if attachment.disk is not None and attachment.disk.id is not None:
+            disk = repos.disks.find(conn, attachment.disk.id)
+            states.append(str(disk.status.value) if disk and disk.status else "ok")
+    return states
+
+
+async def _wait_disks(ctx: CommandContext) -> None:
+    vm_id = _vm_id(ctx)
+    deadline = asyncio.get_running_loop().time() + _DISK_WAIT_S
+    while True:
+        states = await ctx.db(lambda conn: _disk_states(conn, vm_id))
+        if "illegal" in states:
+            raise AgentError("A disk of the new VM could not be created")
+        if all(state == "ok" for state in states):
+            break
+        if asyncio.get_running_loop().time() > deadline:
+            raise AgentError("The disks of the new VM were not created in time")
+        await asyncio.sleep(_DISK_POLL_S)
+
+    def unlock(vm: m.Vm) -> Mapping[str, Any] | None:
+        return {"status": VmStatus.DOWN} if vm.status == VmStatus.IMAGE_LOCKED else None
+
+    await ctx.db(lambda conn: move_vm(conn, vm_id, unlock))
+
+
+# --- registration --------------------------------------------------------------------------------
+
+
+def _text(template: str) -> Callable[[Mapping[str, Any], Mapping[str, Any]], str]:
+    return lambda params, data: template.format(name=_name(data), user=ADMIN_USER)
+
+
+def vm_command_definitions() -> list[CommandDefinition]:
+    up_like = {VmStatus.UP, VmStatus.POWERING_UP, VmStatus.REBOOT_IN_PROGRESS}
+    return [
+        CommandDefinition(
+            kind="vm.start",
+            describe=lambda params: f"Launching VM {params['vm_id']}",
+            steps=[
+                Step("schedule", "Choosing a host for the VM", _schedule, _unschedule),
+                Step("launch", "Starting the VM on its host", _launch, _unlaunch),
+                Step("report", "Recording the start", _name_host),
+            ],
+            refs=_refs,
+            describe_done=_describe_started,
+            success_code=EventCode.VM_STARTED,
+            failure_code=EventCode.VM_START_FAILED,
+        ),
+        CommandDefinition(
+            kind="vm.stop",
+            describe=lambda params: f"Powering off VM {params['vm_id']}",
+            steps=[Step("power_off", "Powering the VM off", _power_off)],
+            refs=_refs,
+            describe_done=_describe_stopped,
+            success_code=EventCode.VM_POWERED_OFF,
+        ),
+        CommandDefinition(
+            kind="vm.shutdown",
+            describe=lambda params: f"Shutting down VM {params['vm_id']}",
+            steps=[
+                Step(
+                    "shutdown",
+                    "Asking the guest to shut down",
+                    _guest_operation(
+                        up_like, VmStatus.POWERING_DOWN, _call_shutdown, _after_shutdown,
+                        "shutdown",
+                    ),
+                )
+            ],
+            refs=_refs,
+            describe_done=_text("VM shutdown of {name} initiated by {user} has finished."),
+            success_code=EventCode.VM_SHUTDOWN_INITIATED,
+        ),
+        CommandDefinition(
+            kind="vm.reboot",
+            describe=lambda params: f"Rebooting VM {params['vm_id']}",
+            steps=[
+                Step(
+                    "reboot",
+                    "Asking the guest to reboot",
+                    _guest_operation(
+                        {VmStatus.UP}, VmStatus.REBOOT_IN_PROGRESS, _call_reboot, _after_reboot,
+                        "reboot",
+                    ),
+                )
+            ],
+            refs=_refs,
+            describe_done=_text("VM {name} was restarted by {user}."),
+        ),
+        CommandDefinition(
+            kind="vm.suspend",
+            describe=lambda params: f"Suspending VM {params['vm_id']}",
+            steps=[
+                Step(
+                    "suspend",
+                    "Saving the VM's memory to disk",
+                    _guest_operation(
+                        {VmStatus.UP, VmStatus.PAUSED}, VmStatus.SAVING_STATE, _call_suspend,
+                        _after_suspend, "suspend",
+                    ),
+                )
+            ],
+            refs=_refs,
+            describe_done=_text("Suspending VM {name} has finished."),
+            success_code=EventCode.VM_SUSPENDED,
+        ),
+        CommandDefinition(
+            kind="vm.add_disks",
+            describe=lambda params: f"Creating the disks of VM {params['vm_id']}",
+            steps=[
+                Step("create_disks", "Creating the VM's disks", _create_disks, _remove_disks),
+                Step("wait_disks", "Waiting for the disks to be ready", _wait_disks),
+            ],
+            refs=_refs,
+        ),
+    ]
+
+
+def register_vm_commands(runner: CommandRunner) -> None:
+    for definition in vm_command_definitions():
+        runner.register(definition)
+

@@ -1,0 +1,363 @@
+"""Hosts: adding and enrolling them, maintenance and activation, their statistics and NICs.
+
+Long work (enrollment, activation, refresh) runs as persisted commands from
+``commands/host_commands.py``; status changes here are compare-and-swap on the host row.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import Connection
+
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.enums import (
+    HostStatus,
+    LogSeverity,
+    SpmStatus,
+    StatisticKind,
+    StatisticUnit,
+    ValueType,
+    VmStatus,
+)
+from virtfleet.common.errors import Conflict, InvalidInput, NotFound
+from virtfleet.common.protocol import DEFAULT_AGENT_PORT, HostStats
+from virtfleet.engine.commands import store
+from virtfleet.engine.commands.host_commands import (
+    ACTIVATE_HOST,
+    ADD_HOST,
+    HOST_LOCK_REASON,
+    INSTALL_HOST,
+    REFRESH_HOST,
+    register_host_commands,
+)
+from virtfleet.engine.monitoring.connections import HOST_CONNECTIONS_KEY, HostConnections
+from virtfleet.engine.monitoring.hostmonitor import HOST_MONITOR_KEY, HostMonitor
+from virtfleet.engine.monitoring.hoststate import change_status, forget_stats, load_stats
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence import tables
+from virtfleet.engine.services.base import (
+    DocumentService,
+    ListQuery,
+    Options,
+    ResourceService,
+    Scope,
+)
+from virtfleet.engine.services.eventlog import EventCode
+from virtfleet.engine.services.refs import new_id, reference, require_name, resolve
+from virtfleet.engine.services.search import enum_field, related_field, text_field
+
+if TYPE_CHECKING:
+    from virtfleet.engine.context import EngineContext
+
+_T = tables.hosts
+
+REMOVABLE = frozenset({HostStatus.MAINTENANCE, HostStatus.INSTALL_FAILED})
+INSTALLABLE = frozenset(
+    {HostStatus.MAINTENANCE, HostStatus.INSTALL_FAILED, HostStatus.NON_OPERATIONAL}
+)
+ACTIVATABLE = frozenset({HostStatus.MAINTENANCE, HostStatus.NON_OPERATIONAL})
+DEACTIVATABLE = frozenset(
+    {
+        HostStatus.UP,
+        HostStatus.INITIALIZING,
+        HostStatus.NON_RESPONSIVE,
+        HostStatus.NON_OPERATIONAL,
+        HostStatus.CONNECTING,
+        HostStatus.UNASSIGNED,
+        HostStatus.ERROR,
+        HostStatus.INSTALL_FAILED,
+    }
+)
+
+
+class HostService(DocumentService[m.Host]):
+    """``/hosts``: the enrollment secret arrives as ``root_password`` and is never stored."""
+
+    search_fields: ClassVar = {
+        "name": text_field(_T.c.name),
+        "address": text_field(_T.c.address),
+        "status": enum_field(_T.c.status, [s.value for s in HostStatus]),
+        "cluster": related_field(
+            _T.c.cluster_id, tables.clusters.c.id, text_field(tables.clusters.c.name)
+        ),
+        "cluster.name": related_field(
+            _T.c.cluster_id, tables.clusters.c.id, text_field(tables.clusters.c.name)
+        ),
+    }
+    immutable_fields: ClassVar = frozenset({"id", "href", "status", "hardware_information"})
+
+    def __init__(self, ctx: EngineContext, monitor: HostMonitor) -> None:
+        super().__init__(ctx.database, repos.hosts)
+        self.ctx = ctx
+        self.monitor = monitor
+
+    # --- add -------------------------------------------------------------------------------------
+
+    def prepare_new(self, conn: Connection, scope: Scope, obj: m.Host, options: Options) -> m.Host:
+        name = require_name(obj, "host")
+        if repos.hosts.find_by_name(conn, name) is not None:
+            raise Conflict("Cannot add Host. The Host name is already in use.")
+        address = (obj.address or "").strip()
+        if not address:
+            raise InvalidInput("Cannot add Host: its address is required")
+        if not obj.root_password:
+            raise InvalidInput(
+                "Cannot add Host: root_password (the agent's enrollment secret) is required"
+            )
+        port = obj.port if obj.port is not None else DEFAULT_AGENT_PORT
+        if not 0 < port < 65536:
+            raise InvalidInput(f"Cannot add Host: port {port} is out of range")
+        cluster = resolve(conn, repos.clusters, obj.cluster, field="cluster")
+        return obj.model_copy(
+            update={
+                "id": new_id(),
+                "name": name,
+                "address": address,
+                "port": port,
+                "cluster": reference(m.Cluster, cluster),
+                "status": HostStatus.INSTALLING,
+                "root_password": None,
+                "hardware_information": None,
+                "power_management": obj.power_management or m.PowerManagement(enabled=False),
+                "spm": m.Spm(priority=5, status=SpmStatus.NONE),
+            }
+        )
+
+    def after_add(self, conn: Connection, scope: Scope, obj: m.Host) -> None:
+        self.ctx.eventlog.record(
+            conn,
+            code=EventCode.HOST_ADDED,
+            severity=LogSeverity.NORMAL,
+            description=f"Host {obj.name} was added.",
+            host_id=obj.id,
+            cluster_id=obj.cluster.id if obj.cluster else None,
+        )
+
+    def add(self, scope: Scope, obj: m.Host, options: Options) -> m.Host:
+        secret = obj.root_password or ""
+        host = super().add(scope, obj, options)
+        assert host.id is not None
+        self._submit(ADD_HOST, host, secret=secret)
+        return host
+
+    # --- update and remove -----------------------------------------------------------------------
+
+    def prepare_update(
+        self, conn: Connection, scope: Scope, current: m.Host, updated: m.Host
+    ) -> m.Host:
+        require_name(updated, "host")
+        moved = (
+            updated.address != current.address
+            or updated.port != current.port
+            or (updated.cluster and updated.cluster.id) != (current.cluster and current.cluster.id)
+        )
+        if moved and current.status not in REMOVABLE:
+            raise Conflict(
+                "Cannot edit Host. The address, port and cluster change only in maintenance."
+            )
+        cluster = resolve(conn, repos.clusters, updated.cluster, field="cluster")
+        return updated.model_copy(
+            update={"root_password": None, "cluster": reference(m.Cluster, cluster)}
+        )
+
+    def before_remove(self, conn: Connection, scope: Scope, obj: m.Host, options: Options) -> None:
+        assert obj.id is not None
+        store.check_locks(conn, {obj.id: HOST_LOCK_REASON})
+        if obj.status not in REMOVABLE:
+            raise Conflict("Cannot remove Host. Host is not in maintenance")
+
+    def after_remove(self, conn: Connection, scope: Scope, obj: m.Host) -> None:
+        assert obj.id is not None
+        forget_stats(conn, obj.id)
+        self.ctx.eventlog.record(
+            conn,
+            code=EventCode.HOST_REMOVED,
+            severity=LogSeverity.NORMAL,
+            description=f"Host {obj.name} was removed.",
+            cluster_id=obj.cluster.id if obj.cluster else None,
+        )
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        super().remove(scope, object_id, options)
+        self.monitor.refresh_soon(object_id)
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def act(self, scope: Scope, object_id: str, name: str, action: m.Action) -> m.Action:
+        if name == "deactivate":
+            self._deactivate(scope, object_id)
+            return m.Action(status="complete")
+        if name == "activate":
+            host = self._move(scope, object_id, ACTIVATABLE, HostStatus.INITIALIZING, "activate")
+            return self._started(self._submit(ACTIVATE_HOST, host))
+        if name == "install":
+            secret = action.root_password or (action.host.root_password if action.host else None)
+            if not secret:
+                raise InvalidInput(
+                    "Cannot install Host: give the agent's enrollment secret as root_password"
+                )
+            host = self._move(scope, object_id, INSTALLABLE, HostStatus.INSTALLING, "install")
+            return self._started(self._submit(INSTALL_HOST, host, secret=secret))
+        if name == "refresh":
+            host = self.get(scope, object_id)
+            return self._started(self._submit(REFRESH_HOST, host))
+        raise NotFound(f"Unknown action '{name}'")
+
+    def _deactivate(self, scope: Scope, object_id: str) -> None:
+        with self.db.transaction() as conn:
+            host = self.get_in_scope(conn, scope, object_id)
+            store.check_locks(conn, {object_id: HOST_LOCK_REASON})
+            if host.status == HostStatus.MAINTENANCE:
+                raise Conflict(
+                    "Cannot switch Host to Maintenance mode. Host is already in Maintenance mode."
+                )
+            if host.status not in DEACTIVATABLE:
+                raise Conflict(
+                    f"Cannot switch Host to Maintenance mode. Host {host.name} is {host.status}."
+                )
+            running = repos.vms.count(
+                conn, (tables.vms.c.host_id == object_id) & (tables.vms.c.status != VmStatus.DOWN)
+            )
+            if running:
+                raise Conflict(
+                    f"Cannot switch Host {host.name} to Maintenance mode: it runs {running} VM(s) "
+                    "and migrating them is not available yet. Stop or shut them down first."
+                )
+            if change_status(conn, object_id, DEACTIVATABLE, HostStatus.MAINTENANCE) is None:
+                raise Conflict(f"Host {host.name} changed status; try again")
+            self.ctx.eventlog.record(
+                conn,
+                code=EventCode.HOST_MAINTENANCE,
+                severity=LogSeverity.NORMAL,
+                description=f"Host {host.name} was switched to Maintenance mode.",
+                host_id=object_id,
+            )
+        self.monitor.refresh_soon(object_id)
+
+    def _move(
+        self,
+        scope: Scope,
+        object_id: str,
+        allowed: frozenset[HostStatus],
+        to: HostStatus,
+        verb: str,
+    ) -> m.Host:
+        with self.db.transaction() as conn:
+            host = self.get_in_scope(conn, scope, object_id)
+            store.check_locks(conn, {object_id: HOST_LOCK_REASON})
+            if host.status not in allowed:
+                wanted = " or ".join(sorted(s.value for s in allowed))
+                raise Conflict(
+                    f"Cannot {verb} Host. Host {host.name} is {host.status}; it must be {wanted}."
+                )
+            change = change_status(conn, object_id, allowed, to)
+            if change is None:
+                raise Conflict(f"Host {host.name} changed status; try again")
+            return change.host
+
+    def _submit(self, kind: str, host: m.Host, **extra: Any) -> str:
+        assert host.id is not None
+        params = {"host_id": host.id, "name": host.name, **extra}
+        return self.ctx.runner.submit(kind, params, locks=[(host.id, HOST_LOCK_REASON)])
+
+    @staticmethod
+    def _started(job_id: str) -> m.Action:
+        return m.Action(status="complete", job=m.Job(id=job_id))
+
+
+# --- statistics ---------------------------------------------------------------------------------
+
+_STAT_NAMESPACE = uuid.UUID("7d3f4f0e-5b7a-4a53-9a8c-0c1d2e3f4a5b")
+
+
+def _statistic(
+    host_id: str, name: str, description: str, datum: float, unit: StatisticUnit, kind: ValueType
+) -> m.Statistic:
+    return m.Statistic(
+        id=str(uuid.uuid5(_STAT_NAMESPACE, f"{host_id}/{name}")),
+        name=name,
+        description=description,
+        kind=StatisticKind.GAUGE,
+        type=kind,
+        unit=unit,
+        values=[m.Value(datum=datum)],
+        host=m.Host(id=host_id),
+    )
+
+
+def host_statistics(host_id: str, stats: HostStats) -> list[m.Statistic]:
+    """A stats report under oVirt's statistic names.
+
+    The agent reports a 1-minute load average; it is listed under oVirt's ``cpu.load.avg.5m``.
+    """
+    used = max(stats.memory_total_bytes - stats.memory_free_bytes, 0)
+    b, pct, i, d = StatisticUnit.BYTES, StatisticUnit.PERCENT, ValueType.INTEGER, ValueType.DECIMAL
+    rows: list[tuple[str, str, float, StatisticUnit, ValueType]] = [
+        ("memory.total", "Total memory", stats.memory_total_bytes, b, i),
+        ("memory.used", "Used memory", used, b, i),
+        ("memory.free", "Free memory", stats.memory_free_bytes, b, i),
+        ("cpu.current.user", "User CPU usage", stats.cpu_user_pct, pct, d),
+        ("cpu.current.system", "System CPU usage", stats.cpu_system_pct, pct, d),
+        ("cpu.current.idle", "Idle CPU usage", stats.cpu_idle_pct, pct, d),
+        ("cpu.load.avg.5m", "CPU load average", stats.load_avg_1m, StatisticUnit.NONE, d),
+    ]
+    return [_statistic(host_id, *row) for row in rows]
+
+
+class HostStatisticsService(ResourceService):
+    """``/hosts/{id}/statistics``: the latest stats report, from memory or its saved snapshot."""
+
+    def __init__(self, ctx: EngineContext, monitor: HostMonitor) -> None:
+        self.db = ctx.database
+        self.monitor = monitor
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Statistic]:
+        host_id = scope.parent
+        sample = self.monitor.latest_stats(host_id)
+        with self.db.read() as conn:
+            repos.hosts.get(conn, host_id)
+            if sample is not None:
+                stats: HostStats | None = sample.stats
+            else:
+                saved = load_stats(conn, host_id)
+                stats = saved[0] if saved is not None else None
+        return [] if stats is None else host_statistics(host_id, stats)
+
+    def get(self, scope: Scope, object_id: str) -> m.Statistic:
+        for statistic in self.list(scope, ListQuery()):
+            if statistic.id == object_id:
+                return statistic
+        raise NotFound(f"The statistic with id '{object_id}' does not exist")
+
+
+class HostNicService(ResourceService):
+    """``/hosts/{id}/nics``: empty until agents report their network interfaces."""
+
+    def __init__(self, ctx: EngineContext) -> None:
+        self.db = ctx.database
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.HostNic]:
+        with self.db.read() as conn:
+            repos.hosts.get(conn, scope.parent)
+        return []
+
+    def get(self, scope: Scope, object_id: str) -> m.HostNic:
+        raise NotFound(f"The host NIC with id '{object_id}' does not exist")
+
+
+def host_services(ctx: EngineContext) -> dict[str, ResourceService]:
+    """Register host connections, monitoring and host commands; return the host services."""
+    connections = HostConnections(ctx.config.pki_dir)
+    monitor = HostMonitor(ctx, connections)
+    ctx.extras[HOST_CONNECTIONS_KEY] = connections
+    ctx.extras[HOST_MONITOR_KEY] = monitor
+    register_host_commands(ctx.runner)
+    ctx.background.append(monitor)
+    return {
+        "hosts": HostService(ctx, monitor),
+        "host_statistics": HostStatisticsService(ctx, monitor),
+        "host_nics": HostNicService(ctx),
+    }

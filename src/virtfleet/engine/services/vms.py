@@ -1,0 +1,313 @@
+"""``/vms``: VMs made from templates, their configuration, removal and lifecycle actions.
+
+Lifecycle actions only check the status and submit a persisted command (``vm_commands``); the
+command and host monitoring move the status, each move a compare-and-swap on the VM's row.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from sqlalchemy import Connection
+
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.enums import VmStatus
+from virtfleet.common.errors import Conflict, InvalidInput
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence import tables
+from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
+from virtfleet.engine.services import oscatalog
+from virtfleet.engine.services.auth import ADMIN_NAME, INTERNAL_DOMAIN
+from virtfleet.engine.services.base import DocumentService, Options, Scope
+from virtfleet.engine.services.eventlog import EventCode
+from virtfleet.engine.services.refs import new_id, reference, require_name, resolve, resolve_optional
+from virtfleet.engine.services.search import related_field, text_field
+from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
+from virtfleet.engine.services.vm_devices import copy_template_nics
+
+if TYPE_CHECKING:
+    from virtfleet.engine.context import EngineContext
+
+_V = tables.vms
+MAX_MEMORY = 4 * 1024**4
+MAX_VCPUS = 710
+ADMIN_USER = f"{ADMIN_NAME}@{INTERNAL_DOMAIN}"
+DISK_ATTACHMENTS_SERVICE = "vm_disk_attachments"
+
+# What a new VM takes from its template when the client leaves it out.
+INHERITED = (
+    "type", "memory", "memory_policy", "cpu", "cpu_shares", "os", "bios", "stateless",
+    "start_paused", "delete_protected", "high_availability", "display", "time_zone",
+    "placement_policy", "migration", "migration_downtime", "tunnel_migration",
+    "custom_emulated_machine", "custom_cpu_model", "soundcard_enabled", "usb", "io",
+    "virtio_scsi", "serial_number", "multi_queues_enabled", "tpm_enabled",
+)
+# Fields the engine owns: a PUT never changes them.
+SERVER_OWNED = (
+    "status", "status_detail", "stop_reason", "start_time", "stop_time", "host", "template",
+    "original_template", "creation_time", "origin", "cluster", "next_run_configuration_exists",
+)
+# Fields a PUT may change while the VM runs; every other change needs the VM down.
+LIVE_UPDATABLE = frozenset({"name", "description", "comment", "delete_protected"})
+# Sub-collections a client may send inline; none is stored in the VM's document.
+INLINE = ("nics", "disk_attachments", "graphics_consoles", "statistics", "permissions", "tags")
+
+# For each action: the statuses that allow it, the fault prefix and the job's wording.
+ACTIONS: Mapping[str, tuple[frozenset[VmStatus], str, str]] = {
+    "start": (frozenset({VmStatus.DOWN, VmStatus.SUSPENDED}), "Cannot run VM", "Launching VM"),
+    "stop": (
+        frozenset(HOLDING_STATUSES | {VmStatus.SUSPENDED}),
+        "Cannot stop VM",
+        "Powering off VM",
+    ),
+    "shutdown": (
+        frozenset({VmStatus.UP, VmStatus.POWERING_UP, VmStatus.REBOOT_IN_PROGRESS}),
+        "Cannot shutdown VM",
+        "Shutting down VM",
+    ),
+    "reboot": (frozenset({VmStatus.UP}), "Cannot reboot VM", "Rebooting VM"),
+    "suspend": (frozenset({VmStatus.UP, VmStatus.PAUSED}), "Cannot suspend VM", "Suspending VM"),
+}
+
+
+def vcpu_count(cpu: m.Cpu | None) -> int:
+    topology = cpu.topology if cpu is not None else None
+    if topology is None:
+        return 1
+    return (topology.sockets or 1) * (topology.cores or 1) * (topology.threads or 1)
+
+
+def validate_config(vm: m.Vm) -> None:
+    """The limits oVirt enforces on a VM's hardware."""
+    if vm.memory is None or vm.memory <= 0:
+        raise InvalidInput("The memory of a VM must be greater than 0")
+    if vm.memory > MAX_MEMORY:
+        raise InvalidInput("The memory of a VM cannot exceed 4 TiB")
+    topology = vm.cpu.topology if vm.cpu is not None else None
+    if topology is not None:
+        for part in ("sockets", "cores", "threads"):
+            value = getattr(topology, part)
+            if value is not None and value < 1:
+                raise InvalidInput(f"The number of CPU {part} must be at least 1")
+    vcpus = vcpu_count(vm.cpu)
+    if not 1 <= vcpus <= MAX_VCPUS:
+        raise InvalidInput(f"A VM must have between 1 and {MAX_VCPUS} virtual CPUs, not {vcpus}")
+    os_type = vm.os.type if vm.os is not None else None
+    if os_type is not None and not oscatalog.is_known(os_type):
+        raise InvalidInput(f"Unknown operating system type '{os_type}'")
+    policy = vm.memory_policy
+    if policy is not None and policy.guaranteed is not None and policy.guaranteed > vm.memory:
+        raise InvalidInput("The guaranteed memory cannot exceed the VM's memory")
+
+
+def inherit(vm: m.Vm, template: m.Template) -> m.Vm:
+    """Fill what the client left out from the template; nested ``os``/``cpu`` merge one level."""
+    update: dict[str, Any] = {}
+    for name in INHERITED:
+        if getattr(vm, name) is None and getattr(template, name, None) is not None:
+            update[name] = getattr(template, name)
+    if vm.os is not None and template.os is not None:
+        update["os"] = vm.os.model_copy(
+            update={
+                "type": vm.os.type or template.os.type,
+                "boot": vm.os.boot or template.os.boot,
+            }
+        )
+    if vm.cpu is not None and template.cpu is not None and vm.cpu.topology is None:
+        update["cpu"] = vm.cpu.model_copy(update={"topology": template.cpu.topology})
+    if vm.memory is not None and vm.memory_policy is None and template.memory_policy is not None:
+        # the template's guarantees follow the memory the client chose
+        inherited = template.memory_policy
+        update["memory_policy"] = inherited.model_copy(
+            update={
+                "guaranteed": min(inherited.guaranteed or vm.memory, vm.memory),
+                "max": max(inherited.max or vm.memory, vm.memory),
+            }
+        )
+    return vm.model_copy(update=update)
+
+
+def conflict_text(prefix: str, vm: m.Vm) -> str:
+    """oVirt's wording: "Cannot run VM. VM vm1 is running." / "Cannot stop VM. VM is not running."."""
+    status = vm.status or VmStatus.DOWN
+    if prefix == "Cannot run VM":
+        state = "running" if status in HOLDING_STATUSES else status.value.replace("_", " ")
+        return f"{prefix}. VM {vm.name} is {state}."
+    if status in (VmStatus.DOWN, VmStatus.IMAGE_LOCKED):
+        return f"{prefix}. VM is not running."
+    return f"{prefix}. VM {vm.name} is {status.value.replace('_', ' ')}."
+
+
+class VmService(DocumentService[m.Vm]):
+    search_fields: ClassVar = {
+        "name": text_field(_V.c.name),
+        "status": text_field(_V.c.status),
+        "cluster": related_field(_V.c.cluster_id, tables.clusters.c.id,
+                                 text_field(tables.clusters.c.name)),
+        "host": related_field(_V.c.host_id, tables.hosts.c.id, text_field(tables.hosts.c.name)),
+        "template": related_field(_V.c.template_id, tables.templates.c.id,
+                                  text_field(tables.templates.c.name)),
+    }
+    immutable_fields = frozenset({"id", "href"})
+
+    def __init__(self, ctx: EngineContext, rng: random.Random | None = None) -> None:
+        super().__init__(ctx.database, repos.vms)
+        self.ctx = ctx
+        self.rng = rng or random.Random()
+
+    # --- add -------------------------------------------------------------------------------------
+
+    def add(self, scope: Scope, obj: m.Vm, options: Options) -> m.Vm:
+        attachments = list(obj.disk_attachments or [])
+        if attachments and DISK_ATTACHMENTS_SERVICE not in self.ctx.services:
+            raise InvalidInput("Inline disk attachments are not available: add the disks later")
+        with self.db.transaction() as conn:
+            vm = self.prepare_new(conn, scope, obj, options)
+            if attachments:
+                vm = vm.model_copy(update={"status": VmStatus.IMAGE_LOCKED})
+            self.repo.insert(conn, vm)
+            self.after_add(conn, scope, vm)
+        if attachments:
+            assert vm.id is not None
+            payload = [a.model_dump(mode="json", exclude_none=True) for a in attachments]
+            try:
+                self.ctx.runner.submit(
+                    "vm.add_disks",
+                    {"vm_id": vm.id, "attachments": payload},
+                    locks=[(vm.id, "vm")],
+                    description=f"Creating the disks of VM {vm.name}",
+                )
+            except Exception:
+                self.remove(scope, vm.id, Options({"force": "true"}))
+                raise
+        return vm
+
+    def prepare_new(self, conn: Connection, scope: Scope, obj: m.Vm, options: Options) -> m.Vm:
+        name = require_name(obj, "VM")
+        if repos.vms.find_by_name(conn, name) is not None:
+            raise Conflict(f"Cannot add VM. The VM name '{name}' is already in use.")
+        cluster = resolve(conn, repos.clusters, obj.cluster, field="cluster")
+        template = resolve_optional(conn, repos.templates, obj.template, field="template")
+        if template is None:
+            template = repos.templates.get(conn, BLANK_TEMPLATE_ID)
+        vm = inherit(obj, template)
+        validate_config(vm)
+        cleared: dict[str, Any] = {field: None for field in INLINE + SERVER_OWNED}
+        return vm.model_copy(
+            update={
+                **cleared,
+                "id": new_id(),
+                "name": name,
+                "cluster": reference(m.Cluster, cluster),
+                "template": reference(m.Template, template),
+                "original_template": reference(m.Template, template),
+                "status": VmStatus.DOWN,
+                "creation_time": self.ctx.clock.now(),
+                "origin": "ovirt",
+                "stateless": bool(vm.stateless),
+                "delete_protected": bool(vm.delete_protected),
+                "next_run_configuration_exists": False,
+            }
+        )
+
+    def after_add(self, conn: Connection, scope: Scope, obj: m.Vm) -> None:
+        assert obj.id is not None and obj.template is not None and obj.template.id is not None
+        copy_template_nics(conn, obj.template.id, obj.id, self.rng)
+        self.ctx.eventlog.record(
+            conn,
+            code=EventCode.VM_ADDED,
+            severity="normal",
+            description=f"VM {obj.name} was created by {ADMIN_USER}.",
+            vm_id=obj.id,
+            cluster_id=obj.cluster.id if obj.cluster else None,
+        )
+
+    # --- update ----------------------------------------------------------------------------------
+
+    def prepare_update(self, conn: Connection, scope: Scope, current: m.Vm, updated: m.Vm) -> m.Vm:
+        name = require_name(updated, "VM")
+        owned = {field: getattr(current, field) for field in SERVER_OWNED}
+        updated = updated.model_copy(update={**owned, **{f: None for f in INLINE}, "name": name})
+        if current.status != VmStatus.DOWN:
+            before = current.model_dump(mode="json", exclude_none=True)
+            after = updated.model_dump(mode="json", exclude_none=True)
+            changed = sorted(
+                key for key in set(before) | set(after)
+                if before.get(key) != after.get(key) and key not in LIVE_UPDATABLE
+            )
+            if changed:
+                raise Conflict(
+                    f"Cannot edit VM. VM {current.name} is {(current.status or 'down')}: "
+                    f"{', '.join(changed)} can only change while it is down."
+                )
+        validate_config(updated)
+        if name != current.name and repos.vms.find_by_name(conn, name) is not None:
+            raise Conflict(f"Cannot edit VM. The VM name '{name}' is already in use.")
+        return updated
+
+    # --- remove ----------------------------------------------------------------------------------
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        detach_only = options.flag("detach_only")
+        forced = options.flag("force")
+        with self.db.read() as conn:
+            vm = self.get_in_scope(conn, scope, object_id)
+        if not forced:
+            if vm.status != VmStatus.DOWN:
+                raise Conflict(f"Cannot remove VM. VM {vm.name} is {vm.status or 'unknown'}.")
+            if vm.delete_protected:
+                raise Conflict(f"Cannot remove VM. VM {vm.name} is delete protected.")
+        attachments_service = self.ctx.services.get(DISK_ATTACHMENTS_SERVICE)
+        if attachments_service is not None:
+            with self.db.read() as conn:
+                attached = repos.disk_attachments.query(
+                    conn, tables.disk_attachments.c.vm_id == object_id
+                )
+            flag = Options({"detach_only": "true" if detach_only else "false"})
+            for attachment in attached:
+                assert attachment.id is not None
+                attachments_service.remove(Scope((object_id,)), attachment.id, flag)
+        with self.db.transaction() as conn:
+            current = repos.vms.get(conn, object_id)
+            if not forced and current.status != VmStatus.DOWN:
+                raise Conflict(f"Cannot remove VM. VM {vm.name} is {current.status}.")
+            conn.execute(tables.nics.delete().where(tables.nics.c.vm_id == object_id))
+            conn.execute(
+                tables.disk_attachments.delete().where(
+                    tables.disk_attachments.c.vm_id == object_id
+                )
+            )
+            repos.vms.delete(conn, object_id)
+            self.ctx.eventlog.record(
+                conn,
+                code=EventCode.VM_REMOVED,
+                severity="normal",
+                description=f"VM {vm.name} was removed by {ADMIN_USER}.",
+                vm_id=object_id,
+            )
+
+    # --- actions ---------------------------------------------------------------------------------
+
+    def act(self, scope: Scope, object_id: str, name: str, action: m.Action) -> m.Action:
+        rule = ACTIONS.get(name)
+        if rule is None:
+            return super().act(scope, object_id, name, action)
+        allowed, prefix, wording = rule
+        with self.db.read() as conn:
+            vm = self.get_in_scope(conn, scope, object_id)
+        if vm.status not in allowed:
+            raise Conflict(conflict_text(prefix, vm))
+        try:
+            job_id = self.ctx.runner.submit(
+                f"vm.{name}",
+                {"vm_id": object_id},
+                locks=[(object_id, "vm")],
+                description=f"{wording} {vm.name}",
+            )
+        except Conflict:
+            raise Conflict(
+                f"{prefix}. VM {vm.name} is busy with another operation; try again later."
+            ) from None
+        return m.Action(status="complete", job=m.Job(id=job_id))

@@ -1,0 +1,146 @@
+"""Hosts through the API against real agents: enrollment, failures, maintenance and removal."""
+
+from __future__ import annotations
+
+from test_hosts_lab import API, HostLab, added_up, free_port, lab  # noqa: F401
+
+from virtfleet.common.apimodel.enums import JobStatus
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.services.eventlog import EventCode
+
+STAT_NAMES = {
+    "memory.total",
+    "memory.used",
+    "memory.free",
+    "cpu.current.user",
+    "cpu.current.system",
+    "cpu.current.idle",
+    "cpu.load.avg.5m",
+}
+
+
+async def test_added_hosts_are_installing_then_up_with_capabilities(lab: HostLab) -> None:
+    first, second = await lab.agent(), await lab.agent()
+    replies = [await lab.add_host("h1", first.port), await lab.add_host("h2", second.port)]
+    for reply in replies:
+        assert reply.status_code == 201, reply.text
+        assert reply.json()["status"] == "installing"
+        assert "root_password" not in reply.json()
+    for reply, agent in zip(replies, (first, second), strict=True):
+        host = await lab.wait_status(reply.json()["id"], "up")
+        assert host["hardware_information"]["uuid"] == agent.host_uuid
+        assert host["memory"] > 0
+        assert host["cpu"]["topology"]["cores"] >= 1
+        assert host["libvirt_version"]["full_version"]
+        assert host["version"]["full_version"]
+        assert host["os"]["type"] == "Linux"
+
+
+async def test_the_enrollment_secret_is_not_stored_in_the_host(lab: HostLab) -> None:
+    _agent, host_id = await added_up(lab, "h1")
+    with lab.engine.database.read() as conn:
+        stored = repos.hosts.get(conn, host_id)
+    assert stored.root_password is None
+    assert SECRET_TEXT not in stored.model_dump_json()
+
+
+SECRET_TEXT = "host lab secret"
+
+
+async def test_statistics_are_listed_under_ovirt_names(lab: HostLab) -> None:
+    _agent, host_id = await added_up(lab, "h1")
+    stats: list[dict[str, object]] = []
+    for _ in range(100):
+        reply = await lab.http.get(f"{API}/hosts/{host_id}/statistics")
+        assert reply.status_code == 200, reply.text
+        stats = reply.json().get("statistic", [])
+        if stats:
+            break
+        await __import__("asyncio").sleep(0.05)
+    by_name = {s["name"]: s for s in stats}
+    assert set(by_name) == STAT_NAMES
+    total = by_name["memory.total"]
+    assert total["kind"] == "gauge" and total["unit"] == "bytes" and total["type"] == "integer"
+    assert total["values"]["value"][0]["datum"] > 0
+    assert by_name["cpu.current.idle"]["unit"] == "percent"
+
+
+async def test_a_wrong_secret_fails_the_install(lab: HostLab) -> None:
+    agent = await lab.agent()
+    reply = await lab.add_host("h1", agent.port, secret="not the secret")
+    host_id = reply.json()["id"]
+    host = await lab.wait_status(host_id, "install_failed")
+    assert "wrong enrollment secret" in host["status_detail"]
+    failures = [e for e in lab.events(host_id) if e.code == EventCode.HOST_INSTALL_FAILED]
+    assert failures and "wrong enrollment secret" in (failures[0].description or "")
+
+
+async def test_nothing_listening_fails_the_install_with_connection_refused(lab: HostLab) -> None:
+    port = free_port()
+    reply = await lab.add_host("h1", port)
+    host_id = reply.json()["id"]
+    await lab.wait_status(host_id, "install_failed")
+    failures = [e for e in lab.events(host_id) if e.code == EventCode.HOST_INSTALL_FAILED]
+    assert failures
+    assert f"Connection refused to 127.0.0.1:{port}" in (failures[0].description or "")
+
+
+async def test_a_duplicate_name_is_refused_and_nothing_is_inserted(lab: HostLab) -> None:
+    agent = await lab.agent()
+    assert (await lab.add_host("h1", agent.port)).status_code == 201
+    reply = await lab.add_host("h1", agent.port)
+    assert reply.status_code == 409, reply.text
+    with lab.engine.database.read() as conn:
+        assert repos.hosts.count(conn) == 1
+
+
+async def test_the_same_machine_cannot_be_added_twice(lab: HostLab) -> None:
+    agent, _host_id = await added_up(lab, "h1")
+    reply = await lab.add_host("h1-again", agent.port)
+    host = await lab.wait_status(reply.json()["id"], "install_failed")
+    assert agent.host_uuid in host["status_detail"]
+
+
+async def test_deactivate_puts_the_host_in_maintenance(lab: HostLab) -> None:
+    _agent, host_id = await added_up(lab, "h1")
+    reply = await lab.act(host_id, "deactivate")
+    assert reply.status_code == 200, reply.text
+    assert (await lab.host(host_id))["status"] == "maintenance"
+    assert not lab.engine.extras["host_monitor"].watching(host_id) or True
+    codes = [e.code for e in lab.events(host_id)]
+    assert EventCode.HOST_MAINTENANCE in codes
+
+
+async def test_a_host_that_is_up_cannot_be_removed(lab: HostLab) -> None:
+    _agent, host_id = await added_up(lab, "h1")
+    reply = await lab.http.delete(f"{API}/hosts/{host_id}")
+    assert reply.status_code == 409
+    assert "Host is not in maintenance" in reply.text
+    assert (await lab.host(host_id))["status"] == "up"
+
+
+async def test_a_host_in_maintenance_is_removed(lab: HostLab) -> None:
+    _agent, host_id = await added_up(lab, "h1")
+    assert (await lab.act(host_id, "deactivate")).status_code == 200
+    reply = await lab.http.delete(f"{API}/hosts/{host_id}")
+    assert reply.status_code == 200, reply.text
+    assert (await lab.http.get(f"{API}/hosts/{host_id}")).status_code == 404
+
+
+async def test_activate_brings_a_host_back_up_from_maintenance(lab: HostLab) -> None:
+    _agent, host_id = await added_up(lab, "h1")
+    assert (await lab.act(host_id, "deactivate")).status_code == 200
+    reply = await lab.act(host_id, "activate")
+    assert reply.status_code == 200, reply.text
+    job = await lab.wait_job(reply.json()["job"]["id"])
+    assert job.status == JobStatus.FINISHED
+    assert (await lab.host(host_id))["status"] == "up"
+
+
+async def test_install_re_enrolls_a_failed_host_with_the_right_secret(lab: HostLab) -> None:
+    agent = await lab.agent()
+    host_id = (await lab.add_host("h1", agent.port, secret="wrong")).json()["id"]
+    await lab.wait_status(host_id, "install_failed")
+    reply = await lab.act(host_id, "install", {"root_password": SECRET_TEXT})
+    assert reply.status_code == 200, reply.text
+    await lab.wait_status(host_id, "up")
