@@ -25,6 +25,7 @@ from virtfleet.engine.api.app import create_app
 from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.context import EngineContext, build_context, core_services
+from virtfleet.engine.services.eventlog import EventCode
 from virtfleet.engine.services.hosts import host_services
 
 SECRET = "host lab secret"
@@ -164,6 +165,14 @@ class HostLab:
     ) -> httpx.Response:
         return await self.http.post(f"{API}/hosts/{host_id}/{action}", json=body or {})
 
+    async def wait_event(self, host_id: str, code: int) -> Event:
+        for _ in range(int(WAIT_S / 0.05)):
+            found = [e for e in self.events(host_id) if e.code == code]
+            if found:
+                return found[0]
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no event {code} for host {host_id}")
+
     def events(self, host_id: str | None = None) -> list[Event]:
         with self.engine.database.read() as conn:
             found = self.engine.eventlog.list(conn)
@@ -178,8 +187,8 @@ def free_port() -> int:
     return port
 
 
-@pytest.fixture
-async def lab(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[HostLab]:
+@pytest.fixture(name="lab")
+async def lab_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[HostLab]:
     # The test driver writes one node file per host under the temp dir: keep them in tmp_path.
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     lab = HostLab(tmp_path)
@@ -199,4 +208,5 @@ async def added_up(lab: HostLab, name: str) -> tuple[Agent, str]:
     assert reply.status_code == 201, reply.text
     host_id = str(reply.json()["id"])
     await lab.wait_status(host_id, "up")
+    await lab.wait_event(host_id, EventCode.HOST_INSTALLED)
     return agent, host_id

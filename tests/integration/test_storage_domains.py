@@ -6,10 +6,11 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from sqlalchemy import select
-from test_storage_lab import Lab, domain_body, lab  # noqa: F401
+from test_storage_lab import Lab, domain_body, lab_fixture  # noqa: F401
 
 from virtfleet.common.apimodel.enums import JobStatus, VmStatus
 from virtfleet.engine.persistence import tables
@@ -20,9 +21,7 @@ pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-i
 
 def _events(lab: Lab, code: int) -> list[str]:
     with lab.ctx.database.read() as conn:
-        rows = conn.execute(
-            select(tables.events.c.description).where(tables.events.c.code == code)
-        )
+        rows = conn.execute(select(tables.events.c.description).where(tables.events.c.code == code))
         return [row.description for row in rows]
 
 
@@ -214,7 +213,9 @@ async def test_adding_with_a_host_that_is_not_up_fails_the_job(lab: Lab) -> None
         )
     added = await lab.post("/storagedomains", domain_body("data9", lab.storage_dir("d9"), "h2"))
     await lab.wait_idle()
-    assert (await lab.http.get(f"/ovirt-engine/api/storagedomains/{added['id']}")).status_code == 404
+    assert (
+        await lab.http.get(f"/ovirt-engine/api/storagedomains/{added['id']}")
+    ).status_code == 404
     assert any("'h2' is not up" in t for t in _events(lab, EventCode.JOB_FAILED))
 
 
@@ -222,7 +223,9 @@ async def test_unreachable_host_fails_the_add_with_a_clear_reason(lab: Lab) -> N
     await lab.connections.close_all()
     added = await lab.post("/storagedomains", domain_body("data1", lab.storage_dir("data1")))
     await lab.wait_idle()
-    assert (await lab.http.get(f"/ovirt-engine/api/storagedomains/{added['id']}")).status_code == 404
+    assert (
+        await lab.http.get(f"/ovirt-engine/api/storagedomains/{added['id']}")
+    ).status_code == 404
     assert any("unreachable" in t for t in _events(lab, EventCode.JOB_FAILED))
 
 
@@ -231,3 +234,25 @@ async def test_add_job_is_listed_as_finished(lab: Lab) -> None:
     with lab.ctx.database.read() as conn:
         statuses = [row.status for row in conn.execute(select(tables.jobs.c.status))]
     assert statuses == [JobStatus.FINISHED.value]
+
+
+async def test_sdk_shaped_xml_add_and_attach_reach_active(lab: Lab) -> None:
+    path = lab.storage_dir("xml1")
+    body = (
+        "<storage_domain><name>xml1</name><type>data</type>"
+        f"<storage><type>posixfs</type><path>{path}</path><vfs_type>none</vfs_type></storage>"
+        "<host><name>h1</name></host></storage_domain>"
+    )
+    xml = {"Content-Type": "application/xml", "Accept": "application/xml"}
+    reply = await lab.http.post("/ovirt-engine/api/storagedomains", content=body, headers=xml)
+    assert reply.status_code == 201, reply.text
+    domain_id = ElementTree.fromstring(reply.text).attrib["id"]
+    await lab.wait_idle()
+    dc = lab.default_data_center()
+    attach = f'<storage_domain id="{domain_id}"/>'
+    reply = await lab.http.post(
+        f"/ovirt-engine/api/datacenters/{dc}/storagedomains", content=attach, headers=xml
+    )
+    assert reply.status_code == 201, reply.text
+    await lab.wait_idle()
+    assert (await lab.get(f"/datacenters/{dc}/storagedomains/{domain_id}"))["status"] == "active"

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from virtfleet.agent.server import AgentServer
 from virtfleet.agent.storage import StorageOps
 from virtfleet.common import apimodel as m
 from virtfleet.common import pki
-from virtfleet.common.apimodel.enums import HostStatus, JobStatus, VmStatus
+from virtfleet.common.apimodel.enums import HostStatus, VmStatus
 from virtfleet.common.apimodel.system import Job
 from virtfleet.engine.agentclient import enroll_agent
 from virtfleet.engine.api.app import create_app
@@ -183,7 +182,9 @@ class Lab:
         for job_id in ids:
             await self.wait_job(job_id)
 
-    async def wait_status(self, path: str, wanted: str, timeout: float = JOB_TIMEOUT_S) -> dict[str, Any]:
+    async def wait_status(
+        self, path: str, wanted: str, timeout: float = JOB_TIMEOUT_S
+    ) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             while True:
                 obj = await self.get(path)
@@ -241,20 +242,11 @@ def domain_body(name: str, path: Path, host: str = "h1") -> dict[str, Any]:
 
 def volume_path(domain: dict[str, Any], disk: dict[str, Any]) -> Path:
     """The path convention every component relies on."""
-    root = Path(domain["storage"]["path"])
-    return root / domain["id"] / "images" / disk["id"] / disk["image_id"]
+    return Path(domain["storage"]["path"], domain["id"], "images", disk["id"], disk["image_id"])
 
 
-def job_failed(job: Job) -> bool:
-    return job.status == JobStatus.FAILED
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-@pytest.fixture
-async def lab(tmp_path: Path) -> AsyncIterator[Lab]:
+@pytest.fixture(name="lab")
+async def lab_fixture(tmp_path: Path) -> AsyncIterator[Lab]:
     setup = Lab(tmp_path)
     await setup.open()
     try:

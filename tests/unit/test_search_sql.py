@@ -388,16 +388,18 @@ _CLUSTERS = st.dictionaries(st.integers(1, 3), _STORED_TEXT, max_size=3)
 
 @st.composite
 def _search_text(draw: st.DrawFn, names: list[str]) -> str:
-    """Mostly a stored name with letters case-swapped or turned into LIKE/GLOB look-alikes."""
-    if not names or draw(st.integers(0, 4)) == 0:
+    """A stored name, case-swapped, or made a ``*`` pattern holding LIKE/GLOB look-alikes."""
+    mode = draw(st.sampled_from(["random", "exact", "pattern", "pattern"]))
+    if not names or mode == "random":
         return draw(st.text(alphabet=_ALPHABET + "*", max_size=3))
-    edits = st.sampled_from(["keep", "keep", "swap", "_", "%", "?", "["])
+    swap = st.sampled_from(["keep", "swap"])
+    edits = swap if mode == "exact" else st.sampled_from(["keep", "swap", "_", "%", "?", "["])
     chars = []
     for char in draw(st.sampled_from(names)):
         edit = draw(edits)
         chars.append(char if edit == "keep" else char.swapcase() if edit == "swap" else edit)
     text = "".join(chars)
-    if draw(st.booleans()):
+    if mode == "pattern":
         start = draw(st.integers(0, len(text)))
         text = text[:start] + "*" + text[draw(st.integers(start, len(text))) :]
     return text
@@ -482,6 +484,40 @@ def test_sql_matches_the_python_model_for_single_comparisons(
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_scenarios(nested=True), st.booleans())
 def test_sql_matches_the_python_model_for_and_or_trees(
+    scenario: Scenario, case_sensitive: bool
+) -> None:
+    check_against_model(scenario, case_sensitive)
+
+
+@st.composite
+def _derived_names(draw: st.DrawFn, pattern: str) -> str:
+    """A name close to ``pattern``: ``*`` filled in, letters case-swapped or replaced."""
+    chars = []
+    for char in pattern:
+        edit = draw(st.sampled_from(["keep", "swap", "other"]))
+        if char == "*":
+            chars.append(draw(st.text(alphabet=_ALPHABET, max_size=2)))
+        elif edit == "other":
+            chars.append(draw(st.sampled_from(_ALPHABET)))
+        else:
+            chars.append(char if edit == "keep" else char.swapcase())
+    return "".join(chars)
+
+
+@st.composite
+def _text_scenarios(draw: st.DrawFn) -> Scenario:
+    pattern = draw(st.text(alphabet="aA_%?[\\É*", min_size=1, max_size=4))
+    if "*" not in pattern and draw(st.booleans()):
+        at = draw(st.integers(0, len(pattern)))
+        pattern = pattern[:at] + "*" + pattern[at:]
+    names = draw(st.lists(_derived_names(pattern), min_size=1, max_size=8))
+    rows = [Vm(i + 1, name) for i, name in enumerate(names)]
+    return Scenario({}, rows, Comparison("name", draw(_ANY_OP), pattern))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_text_scenarios(), st.booleans())
+def test_sql_matches_the_python_model_for_text_patterns(
     scenario: Scenario, case_sensitive: bool
 ) -> None:
     check_against_model(scenario, case_sensitive)

@@ -17,7 +17,6 @@ from sqlalchemy import Connection
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import HostStatus
 from virtfleet.common.errors import Conflict, HostUnreachable, InvalidInput, VirtfleetError
-from virtfleet.common.pki import CertificateAuthority
 from virtfleet.common.protocol import (
     HOST_GET_CAPABILITIES,
     PROTOCOL_VERSION,
@@ -161,7 +160,7 @@ async def _host(ctx: CommandContext) -> m.Host:
 async def _enroll(ctx: CommandContext) -> None:
     host = await _host(ctx)
     address, port = host.address or "", host.port or 0
-    ca = await asyncio.to_thread(CertificateAuthority.load_or_create, ctx.services.config.pki_dir)
+    ca = await asyncio.to_thread(host_connections(ctx.services).ca)
     try:
         await enroll_agent(address, port, str(ctx.params["secret"]), ca)
     except HostUnreachable as exc:

@@ -194,7 +194,11 @@ async def _create_domain(ctx: CommandContext) -> None:
         domain_id=ref.domain_id,
         path=ref.path,
         name=domain.name or "",
-        storage_type=(storage_type.value if (storage_type := domain.storage and domain.storage.type) else "posixfs"),
+        storage_type=(
+            storage_type.value
+            if (storage_type := domain.storage and domain.storage.type)
+            else "posixfs"
+        ),
     )
     host_id, info = await call_on_any(
         agent_caller(ctx.services), hosts, p.STORAGE_CREATE_DOMAIN, request

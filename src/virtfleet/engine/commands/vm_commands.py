@@ -9,6 +9,7 @@ swap from ``down`` in ``schedule``, so it can never be launched on two hosts.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -238,10 +239,8 @@ async def _launch(ctx: CommandContext) -> None:
 
 async def _unlaunch(ctx: CommandContext) -> None:
     vm_id, host_id = _vm_id(ctx), str(ctx.data["host_id"])
-    try:
+    with contextlib.suppress(NotFound):
         await host_connections(_engine(ctx)).call(host_id, p.VM_DESTROY, p.VmRef(vm_id=vm_id))
-    except NotFound:
-        pass
 
 
 def _describe_started(params: Mapping[str, Any], data: Mapping[str, Any]) -> str:
@@ -272,17 +271,19 @@ async def _power_off(ctx: CommandContext) -> None:
     if vm.status == VmStatus.DOWN:
         return
     if host_id is not None:
-        try:
+        with contextlib.suppress(NotFound):  # already gone from the host
             await host_connections(_engine(ctx)).call(host_id, p.VM_DESTROY, p.VmRef(vm_id=vm_id))
-        except NotFound:
-            pass  # already gone from the host
     now = ctx.clock.now()
 
     def down(current: m.Vm) -> Mapping[str, Any] | None:
         if current.status == VmStatus.DOWN or host_of(current) != host_id:
             return None
-        return {"status": VmStatus.DOWN, "host": None, "stop_time": now,
-                "stop_reason": "powered off"}
+        return {
+            "status": VmStatus.DOWN,
+            "host": None,
+            "stop_time": now,
+            "stop_reason": "powered off",
+        }
 
     await ctx.db(lambda conn: move_vm(conn, vm_id, down))
 
@@ -380,9 +381,7 @@ async def _call_suspend(conns: Any, host_id: str, vm_id: str) -> p.VmState:
 
 def _attached_aliases(conn: Connection, vm_id: str) -> set[str]:
     aliases = set()
-    for attachment in repos.disk_attachments.query(
-        conn, tables.disk_attachments.c.vm_id == vm_id
-    ):
+    for attachment in repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id):
         if attachment.disk is not None and attachment.disk.id is not None:
             disk = repos.disks.find(conn, attachment.disk.id)
             if disk is not None:
@@ -421,9 +420,7 @@ async def _remove_disks(ctx: CommandContext) -> None:
 
 def _disk_states(conn: Connection, vm_id: str) -> list[str]:
     states = []
-    for attachment in repos.disk_attachments.query(
-        conn, tables.disk_attachments.c.vm_id == vm_id
-    ):
+    for attachment in repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id):
         if attachment.disk is not None and attachment.disk.id is not None:
             disk = repos.disks.find(conn, attachment.disk.id)
             states.append(str(disk.status.value) if disk and disk.status else "ok")
@@ -488,7 +485,10 @@ def vm_command_definitions() -> list[CommandDefinition]:
                     "shutdown",
                     "Asking the guest to shut down",
                     _guest_operation(
-                        up_like, VmStatus.POWERING_DOWN, _call_shutdown, _after_shutdown,
+                        up_like,
+                        VmStatus.POWERING_DOWN,
+                        _call_shutdown,
+                        _after_shutdown,
                         "shutdown",
                     ),
                 )
@@ -505,7 +505,10 @@ def vm_command_definitions() -> list[CommandDefinition]:
                     "reboot",
                     "Asking the guest to reboot",
                     _guest_operation(
-                        {VmStatus.UP}, VmStatus.REBOOT_IN_PROGRESS, _call_reboot, _after_reboot,
+                        {VmStatus.UP},
+                        VmStatus.REBOOT_IN_PROGRESS,
+                        _call_reboot,
+                        _after_reboot,
                         "reboot",
                     ),
                 )
@@ -521,8 +524,11 @@ def vm_command_definitions() -> list[CommandDefinition]:
                     "suspend",
                     "Saving the VM's memory to disk",
                     _guest_operation(
-                        {VmStatus.UP, VmStatus.PAUSED}, VmStatus.SAVING_STATE, _call_suspend,
-                        _after_suspend, "suspend",
+                        {VmStatus.UP, VmStatus.PAUSED},
+                        VmStatus.SAVING_STATE,
+                        _call_suspend,
+                        _after_suspend,
+                        "suspend",
                     ),
                 )
             ],
@@ -545,4 +551,3 @@ def vm_command_definitions() -> list[CommandDefinition]:
 def register_vm_commands(runner: CommandRunner) -> None:
     for definition in vm_command_definitions():
         runner.register(definition)
-

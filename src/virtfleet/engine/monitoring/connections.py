@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import ssl
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from virtfleet.common.errors import HostUnreachable
+from virtfleet.common.pki import CertificateAuthority
 from virtfleet.common.protocol import Method, P, R, Wire
 from virtfleet.engine.agentclient import AgentClient, engine_client_context
 
@@ -26,13 +28,25 @@ class HostConnections:
         self._pki_dir = pki_dir
         self._connect_timeout = connect_timeout
         self._ssl: ssl.SSLContext | None = None
+        self._ca: CertificateAuthority | None = None
+        # Two enrollments at once on a fresh engine must not each create a CA.
+        self._pki_lock = threading.Lock()
         self._clients: dict[str, AgentClient] = {}
+
+    def ca(self) -> CertificateAuthority:
+        """The engine CA that signs agent certificates, created on first use (blocking)."""
+        with self._pki_lock:
+            if self._ca is None:
+                self._ca = CertificateAuthority.load_or_create(self._pki_dir)
+            return self._ca
 
     def ssl_context(self) -> ssl.SSLContext:
         """The engine's client TLS context, made (and its certificate issued) on first use."""
-        if self._ssl is None:
-            self._ssl = engine_client_context(self._pki_dir)
-        return self._ssl
+        ca = self.ca()
+        with self._pki_lock:
+            if self._ssl is None:
+                self._ssl = engine_client_context(ca.directory)
+            return self._ssl
 
     async def open(
         self,

@@ -25,7 +25,12 @@ from virtfleet.engine.scheduler.filters import (
     PlacementContext,
     VmRequest,
 )
-from virtfleet.engine.scheduler.weights import FewestVmsWeight, FreeMemoryWeight, Weight, total_weights
+from virtfleet.engine.scheduler.weights import (
+    FewestVmsWeight,
+    FreeMemoryWeight,
+    Weight,
+    total_weights,
+)
 
 log = logging.getLogger(__name__)
 

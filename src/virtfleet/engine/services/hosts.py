@@ -165,9 +165,9 @@ class HostService(DocumentService[m.Host]):
 
     def before_remove(self, conn: Connection, scope: Scope, obj: m.Host, options: Options) -> None:
         assert obj.id is not None
-        store.check_locks(conn, {obj.id: HOST_LOCK_REASON})
         if obj.status not in REMOVABLE:
             raise Conflict("Cannot remove Host. Host is not in maintenance")
+        store.check_locks(conn, {obj.id: HOST_LOCK_REASON})
 
     def after_remove(self, conn: Connection, scope: Scope, obj: m.Host) -> None:
         assert obj.id is not None

@@ -16,6 +16,7 @@ from virtfleet.engine.persistence import tables
 
 log = logging.getLogger(__name__)
 
+
 class AgentCaller(Protocol):
     """What storage commands need of the engine's host connections."""
 

@@ -99,6 +99,11 @@ class VmNicService(DocumentService[m.Nic]):
         super().__init__(database, repos.nics, parent_column="vm_id")
         self.rng = rng or random.Random()
 
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Nic]:
+        with self.db.read() as conn:
+            _require_vm(conn, scope.parent)
+        return super().list(scope, query)
+
     def _profile(self, conn: Connection, nic: m.Nic) -> m.VnicProfile | None:
         return resolve_optional(conn, repos.vnic_profiles, nic.vnic_profile, field="vnic_profile")
 
@@ -170,8 +175,14 @@ class TemplateNicService(DocumentService[m.Nic]):
 StatsLookup = Callable[[str], VmStats | None]
 
 
-def _statistic(vm_id: str, name: str, description: str, value: float, unit: StatisticUnit,
-               kind: StatisticKind = StatisticKind.GAUGE) -> m.Statistic:
+def _statistic(
+    vm_id: str,
+    name: str,
+    description: str,
+    value: float,
+    unit: StatisticUnit,
+    kind: StatisticKind = StatisticKind.GAUGE,
+) -> m.Statistic:
     return m.Statistic(
         id=str(uuid.uuid5(_STAT_NAMESPACE, f"{vm_id}/{name}")),
         name=name,
@@ -194,19 +205,38 @@ def vm_statistics(vm: m.Vm, stats: VmStats | None) -> list[m.Statistic]:
     rows = [
         ("memory.installed", "Total memory configured", installed, byte, StatisticKind.GAUGE),
         ("memory.used", "Memory used (agent)", used, byte, StatisticKind.GAUGE),
-        ("memory.free", "Memory free (agent)", max(0, installed - used), byte,
-         StatisticKind.GAUGE),
+        ("memory.free", "Memory free (agent)", max(0, installed - used), byte, StatisticKind.GAUGE),
         ("cpu.current.guest", "CPU used by guest", cpu, pct, StatisticKind.GAUGE),
         ("cpu.current.hypervisor", "CPU overhead", 0.0, pct, StatisticKind.GAUGE),
         ("cpu.current.total", "Total CPU used", cpu, pct, StatisticKind.GAUGE),
-        ("disks.read.bytes", "Bytes read from disks",
-         stats.disk_read_bytes if stats else 0, byte, counter),
-        ("disks.write.bytes", "Bytes written to disks",
-         stats.disk_write_bytes if stats else 0, byte, counter),
-        ("network.received.bytes", "Bytes received",
-         stats.net_rx_bytes if stats else 0, byte, counter),
-        ("network.transmitted.bytes", "Bytes transmitted",
-         stats.net_tx_bytes if stats else 0, byte, counter),
+        (
+            "disks.read.bytes",
+            "Bytes read from disks",
+            stats.disk_read_bytes if stats else 0,
+            byte,
+            counter,
+        ),
+        (
+            "disks.write.bytes",
+            "Bytes written to disks",
+            stats.disk_write_bytes if stats else 0,
+            byte,
+            counter,
+        ),
+        (
+            "network.received.bytes",
+            "Bytes received",
+            stats.net_rx_bytes if stats else 0,
+            byte,
+            counter,
+        ),
+        (
+            "network.transmitted.bytes",
+            "Bytes transmitted",
+            stats.net_tx_bytes if stats else 0,
+            byte,
+            counter,
+        ),
     ]
     return [_statistic(vm.id, *row) for row in rows]
 

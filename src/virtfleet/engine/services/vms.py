@@ -15,17 +15,34 @@ from sqlalchemy import Connection
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import VmStatus
 from virtfleet.common.errors import Conflict, InvalidInput
+from virtfleet.engine.commands.vm_commands import register_vm_commands
+from virtfleet.engine.monitoring.vmsink import VM_STATE_SINK_KEY
+from virtfleet.engine.monitoring.vmstate import VmStateTracker
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
 from virtfleet.engine.services import oscatalog
 from virtfleet.engine.services.auth import ADMIN_NAME, INTERNAL_DOMAIN
-from virtfleet.engine.services.base import DocumentService, Options, Scope
+from virtfleet.engine.services.base import DocumentService, Options, ResourceService, Scope
 from virtfleet.engine.services.eventlog import EventCode
-from virtfleet.engine.services.refs import new_id, reference, require_name, resolve, resolve_optional
+from virtfleet.engine.services.refs import (
+    new_id,
+    reference,
+    require_name,
+    resolve,
+    resolve_optional,
+)
 from virtfleet.engine.services.search import related_field, text_field
 from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
-from virtfleet.engine.services.vm_devices import copy_template_nics
+from virtfleet.engine.services.vm_devices import (
+    TemplateNicService,
+    VmGraphicsConsoleService,
+    VmNicService,
+    VmNumaNodeService,
+    VmPermissionService,
+    VmStatisticsService,
+    copy_template_nics,
+)
 
 if TYPE_CHECKING:
     from virtfleet.engine.context import EngineContext
@@ -38,16 +55,47 @@ DISK_ATTACHMENTS_SERVICE = "vm_disk_attachments"
 
 # What a new VM takes from its template when the client leaves it out.
 INHERITED = (
-    "type", "memory", "memory_policy", "cpu", "cpu_shares", "os", "bios", "stateless",
-    "start_paused", "delete_protected", "high_availability", "display", "time_zone",
-    "placement_policy", "migration", "migration_downtime", "tunnel_migration",
-    "custom_emulated_machine", "custom_cpu_model", "soundcard_enabled", "usb", "io",
-    "virtio_scsi", "serial_number", "multi_queues_enabled", "tpm_enabled",
+    "type",
+    "memory",
+    "memory_policy",
+    "cpu",
+    "cpu_shares",
+    "os",
+    "bios",
+    "stateless",
+    "start_paused",
+    "delete_protected",
+    "high_availability",
+    "display",
+    "time_zone",
+    "placement_policy",
+    "migration",
+    "migration_downtime",
+    "tunnel_migration",
+    "custom_emulated_machine",
+    "custom_cpu_model",
+    "soundcard_enabled",
+    "usb",
+    "io",
+    "virtio_scsi",
+    "serial_number",
+    "multi_queues_enabled",
+    "tpm_enabled",
 )
 # Fields the engine owns: a PUT never changes them.
 SERVER_OWNED = (
-    "status", "status_detail", "stop_reason", "start_time", "stop_time", "host", "template",
-    "original_template", "creation_time", "origin", "cluster", "next_run_configuration_exists",
+    "status",
+    "status_detail",
+    "stop_reason",
+    "start_time",
+    "stop_time",
+    "host",
+    "template",
+    "original_template",
+    "creation_time",
+    "origin",
+    "cluster",
+    "next_run_configuration_exists",
 )
 # Fields a PUT may change while the VM runs; every other change needs the VM down.
 LIVE_UPDATABLE = frozenset({"name", "description", "comment", "delete_protected"})
@@ -130,7 +178,7 @@ def inherit(vm: m.Vm, template: m.Template) -> m.Vm:
 
 
 def conflict_text(prefix: str, vm: m.Vm) -> str:
-    """oVirt's wording: "Cannot run VM. VM vm1 is running." / "Cannot stop VM. VM is not running."."""
+    """oVirt's wording, e.g. "Cannot run VM. VM vm1 is running."."""
     status = vm.status or VmStatus.DOWN
     if prefix == "Cannot run VM":
         state = "running" if status in HOLDING_STATUSES else status.value.replace("_", " ")
@@ -144,11 +192,13 @@ class VmService(DocumentService[m.Vm]):
     search_fields: ClassVar = {
         "name": text_field(_V.c.name),
         "status": text_field(_V.c.status),
-        "cluster": related_field(_V.c.cluster_id, tables.clusters.c.id,
-                                 text_field(tables.clusters.c.name)),
+        "cluster": related_field(
+            _V.c.cluster_id, tables.clusters.c.id, text_field(tables.clusters.c.name)
+        ),
         "host": related_field(_V.c.host_id, tables.hosts.c.id, text_field(tables.hosts.c.name)),
-        "template": related_field(_V.c.template_id, tables.templates.c.id,
-                                  text_field(tables.templates.c.name)),
+        "template": related_field(
+            _V.c.template_id, tables.templates.c.id, text_field(tables.templates.c.name)
+        ),
     }
     immutable_fields = frozenset({"id", "href"})
 
@@ -234,7 +284,8 @@ class VmService(DocumentService[m.Vm]):
             before = current.model_dump(mode="json", exclude_none=True)
             after = updated.model_dump(mode="json", exclude_none=True)
             changed = sorted(
-                key for key in set(before) | set(after)
+                key
+                for key in set(before) | set(after)
                 if before.get(key) != after.get(key) and key not in LIVE_UPDATABLE
             )
             if changed:
@@ -275,9 +326,7 @@ class VmService(DocumentService[m.Vm]):
                 raise Conflict(f"Cannot remove VM. VM {vm.name} is {current.status}.")
             conn.execute(tables.nics.delete().where(tables.nics.c.vm_id == object_id))
             conn.execute(
-                tables.disk_attachments.delete().where(
-                    tables.disk_attachments.c.vm_id == object_id
-                )
+                tables.disk_attachments.delete().where(tables.disk_attachments.c.vm_id == object_id)
             )
             repos.vms.delete(conn, object_id)
             self.ctx.eventlog.record(
@@ -311,3 +360,20 @@ class VmService(DocumentService[m.Vm]):
                 f"{prefix}. VM {vm.name} is busy with another operation; try again later."
             ) from None
         return m.Action(status="complete", job=m.Job(id=job_id))
+
+
+def vm_services(ctx: EngineContext) -> dict[str, ResourceService]:
+    """The VM resources; registers the VM commands and the VM state sink of host monitoring."""
+    db = ctx.database
+    tracker = VmStateTracker(db, ctx.clock, ctx.eventlog)
+    ctx.extras[VM_STATE_SINK_KEY] = tracker
+    register_vm_commands(ctx.runner)
+    return {
+        "vms": VmService(ctx),
+        "vm_nics": VmNicService(db),
+        "template_nics": TemplateNicService(db),
+        "vm_statistics": VmStatisticsService(db, tracker.latest_stats),
+        "vm_numa_nodes": VmNumaNodeService(db),
+        "vm_graphics_consoles": VmGraphicsConsoleService(db),
+        "vm_permissions": VmPermissionService(db),
+    }

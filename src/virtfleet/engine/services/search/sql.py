@@ -98,7 +98,7 @@ def text_field(column: ColumnElement[str]) -> FieldResolver:
             else:
                 pattern = func.lower(literal(like_pattern(value), String()))
                 matched = func.lower(column).like(pattern, escape=_LIKE_ESCAPE)
-            return matched
+            return matched if op is Operator.EQ else not_(matched)
         if case_sensitive:
             return _compare(column, op, bound)
         return _compare(func.lower(column), op, func.lower(bound))

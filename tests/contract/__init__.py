@@ -1,0 +1,1 @@
+"""Contract tests against a live engine."""

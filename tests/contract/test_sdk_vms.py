@@ -1,0 +1,249 @@
+"""Virtual machines through ovirtsdk4, following add_vm.py, add_vm_nic.py, start/stop_vm.py,
+search_vms.py, page_vms.py and follow_vm_links.py."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+
+import ovirtsdk4 as sdk
+import ovirtsdk4.types as types
+import pytest
+
+from .conftest import (
+    SIMULATED_HOSTS,
+    LiveEngine,
+    VmFactory,
+    require_collection,
+    unique_name,
+    wait_for_status,
+)
+
+pytestmark = pytest.mark.contract
+
+BLANK_ID = "00000000-0000-0000-0000-000000000000"
+MANY = 100
+
+
+def test_vm_added_from_blank_in_default_is_down(
+    system: sdk.services.SystemService, vm_factory: VmFactory
+) -> None:
+    vm = vm_factory.add_down()
+
+    assert vm.status == types.VmStatus.DOWN
+    assert vm.template.id == BLANK_ID
+    default = system.clusters_service().list(search="name=Default")[0]
+    assert vm.cluster.id == default.id
+    assert vm.memory == 256 * 2**20
+
+
+def test_vm_links_lead_to_its_cluster_template_and_attachments(
+    connection: sdk.Connection, vm_factory: VmFactory
+) -> None:
+    vm = vm_factory.add_down()
+
+    assert connection.follow_link(vm.cluster).name == "Default"
+    assert connection.follow_link(vm.template).name == "Blank"
+    assert connection.follow_link(vm.disk_attachments) == []
+    assert connection.follow_link(vm.nics) == []
+
+
+def _management_profile(system: sdk.services.SystemService, cluster_name: str) -> types.VnicProfile:
+    """Find the ovirtmgmt profile of the VM's data center the way add_vm_nic.py does."""
+    dcs = system.data_centers_service()
+    dc = dcs.list(search=f"Clusters.name={cluster_name}")[0]
+    networks = dcs.service(dc.id).networks_service().list()
+    network = next(n for n in networks if n.name == "ovirtmgmt")
+    return next(
+        p
+        for p in system.vnic_profiles_service().list()
+        if p.name == "ovirtmgmt" and p.network.id == network.id
+    )
+
+
+def test_nic_added_with_the_management_profile_gets_a_mac(
+    system: sdk.services.SystemService, vm_factory: VmFactory
+) -> None:
+    vm = vm_factory.add_down()
+    profile = _management_profile(system, "Default")
+    nics = system.vms_service().vm_service(vm.id).nics_service()
+
+    nic = nics.add(
+        types.Nic(
+            name="nic1",
+            description="management",
+            vnic_profile=types.VnicProfile(id=profile.id),
+        )
+    )
+
+    assert nic.vnic_profile.id == profile.id
+    assert nic.mac is not None and nic.mac.address
+    assert [n.id for n in nics.list()] == [nic.id]
+
+
+def test_vm_starts_on_a_fleet_host_and_stops(
+    connection: sdk.Connection,
+    system: sdk.services.SystemService,
+    hosts_up: dict[str, types.Host],
+    vm_factory: VmFactory,
+) -> None:
+    vm = vm_factory.add_down()
+    nics = system.vms_service().vm_service(vm.id).nics_service()
+    nics.add(
+        types.Nic(
+            name="nic1",
+            vnic_profile=types.VnicProfile(id=_management_profile(system, "Default").id),
+        )
+    )
+    vm_service = system.vms_service().vm_service(vm.id)
+
+    vm_service.start()
+    running = wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+    assert connection.follow_link(running.host).name in SIMULATED_HOSTS
+
+    vm_service.stop()
+    stopped = wait_for_status(vm_service.get, types.VmStatus.DOWN, timeout=90)
+    assert stopped.host is None
+
+
+def test_running_vm_cannot_be_removed(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm = vm_factory.add_down()
+    vm_service = system.vms_service().vm_service(vm.id)
+    vm_service.start()
+    wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+
+    with pytest.raises(sdk.Error) as raised:
+        vm_service.remove()
+
+    assert raised.value.code == 409
+
+
+def test_starting_a_running_vm_is_refused(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm = vm_factory.add_down()
+    vm_service = system.vms_service().vm_service(vm.id)
+    vm_service.start()
+    wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+
+    with pytest.raises(sdk.Error) as raised:
+        vm_service.start()
+
+    assert raised.value.code == 409
+
+
+def test_removed_vm_is_gone(system: sdk.services.SystemService, vm_factory: VmFactory) -> None:
+    vm = vm_factory.add_down()
+    vm_service = system.vms_service().vm_service(vm.id)
+
+    vm_service.remove()
+
+    with pytest.raises(sdk.NotFoundError):
+        vm_service.get()
+
+
+def test_vm_in_unknown_cluster_raises_not_found(
+    system: sdk.services.SystemService, vm_factory: VmFactory
+) -> None:
+    missing = unique_name("no-such-cluster")
+
+    with pytest.raises(sdk.NotFoundError) as raised:
+        vm_factory.add(cluster=missing)
+
+    assert missing in str(raised.value)
+
+
+def test_duplicate_vm_name_is_a_conflict(vm_factory: VmFactory) -> None:
+    vm = vm_factory.add_down()
+
+    with pytest.raises(sdk.Error) as raised:
+        vm_factory.add(name=vm.name)
+
+    assert raised.value.code == 409
+    assert vm.name in str(raised.value)
+
+
+@pytest.fixture
+def three_vms(vm_factory: VmFactory) -> tuple[str, list[types.Vm]]:
+    prefix = f"pg{secrets.token_hex(3)}"
+    return prefix, [vm_factory.add(name=f"{prefix}-{i}") for i in range(3)]
+
+
+def test_search_by_name_pattern_with_max(
+    system: sdk.services.SystemService, three_vms: tuple[str, list[types.Vm]]
+) -> None:
+    prefix, vms = three_vms
+
+    found = system.vms_service().list(search=f"name={prefix}*", max=2)
+
+    assert len(found) == 2
+    assert {v.id for v in found} <= {v.id for v in vms}
+
+
+def test_search_pages_split_the_matches(
+    system: sdk.services.SystemService, three_vms: tuple[str, list[types.Vm]]
+) -> None:
+    prefix, vms = three_vms
+    service = system.vms_service()
+
+    first = service.list(search=f"name={prefix}* page 1", max=2)
+    second = service.list(search=f"name={prefix}* page 2", max=2)
+    third = service.list(search=f"name={prefix}* page 3", max=2)
+
+    assert (len(first), len(second), third) == (2, 1, [])
+    assert {v.id for v in first} | {v.id for v in second} == {v.id for v in vms}
+
+
+def test_case_insensitive_vm_search(
+    system: sdk.services.SystemService, three_vms: tuple[str, list[types.Vm]]
+) -> None:
+    prefix, vms = three_vms
+
+    found = system.vms_service().list(search=f"name={prefix.upper()}-0", case_sensitive=False)
+
+    assert [v.id for v in found] == [vms[0].id]
+
+
+@pytest.fixture(scope="module")
+def many_vms(engine: LiveEngine, connection: sdk.Connection) -> Iterator[tuple[str, set[str]]]:
+    require_collection(engine, "vms")
+    factory = VmFactory(connection.system_service())
+    prefix = f"many{secrets.token_hex(3)}"
+    try:
+        ids = {factory.add(name=f"{prefix}-{i:03d}").id for i in range(MANY)}
+        yield prefix, ids
+    finally:
+        factory.cleanup()
+
+
+def test_hundred_vms_are_listed_page_by_page(
+    system: sdk.services.SystemService, many_vms: tuple[str, set[str]]
+) -> None:
+    prefix, ids = many_vms
+    service = system.vms_service()
+    seen: list[str] = []
+    index = 1
+    while True:
+        page = service.list(search=f"name={prefix}-* page {index}", max=30)
+        if not page:
+            break
+        assert len(page) <= 30
+        seen.extend(v.id for v in page)
+        index += 1
+
+    assert index == 5
+    assert len(seen) == MANY
+    assert set(seen) == ids
+
+
+def test_hundred_vms_are_all_in_the_full_listing(
+    system: sdk.services.SystemService, many_vms: tuple[str, set[str]]
+) -> None:
+    _prefix, ids = many_vms
+
+    listed = {v.id for v in system.vms_service().list()}
+
+    assert ids <= listed
+    assert system.get().summary.vms.total >= MANY

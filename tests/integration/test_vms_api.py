@@ -1,0 +1,116 @@
+"""VMs through the API without running them: add from templates, validation, NICs, removal."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from test_vms_lab import API, GiB, VmLab, vmlab_fixture  # noqa: F401
+
+from virtfleet.common.apimodel.enums import JobStatus
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.services.vm_devices import SUPER_USER_ROLE_ID
+
+
+async def test_a_new_vm_is_down_and_inherits_the_blank_template(vmlab: VmLab) -> None:
+    vm = await vmlab.add_vm("vm1", memory=2 * GiB)
+    assert vm["status"] == "down"
+    assert vm["memory"] == 2 * GiB
+    assert vm["os"]["type"] == "other"
+    assert vm["os"]["boot"]["devices"]["device"] == ["hd"]
+    assert vm["cpu"]["topology"] == {"sockets": 1, "cores": 1, "threads": 1}
+    assert vm["template"]["id"] == "00000000-0000-0000-0000-000000000000"
+    assert vm["memory_policy"]["guaranteed"] <= vm["memory"]
+
+
+async def test_vm_names_are_unique(vmlab: VmLab) -> None:
+    await vmlab.add_vm("vm1")
+    reply = await vmlab.http.post(
+        f"{API}/vms", json={"name": "vm1", "cluster": {"name": "Default"}}
+    )
+    assert reply.status_code == 409
+    assert "already in use" in reply.json()["detail"]
+
+
+async def test_invalid_hardware_is_refused(vmlab: VmLab) -> None:
+    bad: list[dict[str, Any]] = [
+        {"memory": 0},
+        {"memory": 5 * 1024**4},
+        {"os": {"type": "beos"}},
+        {"cpu": {"topology": {"sockets": 1, "cores": 800, "threads": 1}}},
+    ]
+    for fields in bad:
+        body = {"name": "bad", "cluster": {"name": "Default"}, **fields}
+        reply = await vmlab.http.post(f"{API}/vms", json=body)
+        assert reply.status_code == 400, (fields, reply.text)
+
+
+async def test_nics_get_unique_macs_from_the_pool(vmlab: VmLab) -> None:
+    vm = await vmlab.add_vm("vm1")
+    profiles = (await vmlab.http.get(f"{API}/vnicprofiles")).json()["vnic_profile"]
+    replies = await asyncio.gather(
+        *(
+            vmlab.http.post(
+                f"{API}/vms/{vm['id']}/nics",
+                json={"name": f"nic{i}", "vnic_profile": {"id": profiles[0]["id"]}},
+            )
+            for i in range(5)
+        )
+    )
+    macs = [r.json()["mac"]["address"] for r in replies if r.status_code == 201]
+    assert len(macs) == 5
+    assert len(set(macs)) == 5
+    assert all(mac.startswith("56:6f:") for mac in macs)
+    listed = (await vmlab.http.get(f"{API}/vms/{vm['id']}/nics")).json()["nic"]
+    assert sorted(n["mac"]["address"] for n in listed) == sorted(macs)
+
+
+async def test_a_mac_in_use_cannot_be_given_to_another_nic(vmlab: VmLab) -> None:
+    first, second = await vmlab.add_vm("vm1"), await vmlab.add_vm("vm2")
+    body = {"name": "nic1", "mac": {"address": "56:6f:00:00:00:01"}}
+    assert (await vmlab.http.post(f"{API}/vms/{first['id']}/nics", json=body)).status_code == 201
+    reply = await vmlab.http.post(f"{API}/vms/{second['id']}/nics", json=body)
+    assert reply.status_code == 409
+
+
+async def test_a_down_vm_is_removed_with_its_nics(vmlab: VmLab) -> None:
+    vm = await vmlab.add_vm("vm1")
+    await vmlab.http.post(f"{API}/vms/{vm['id']}/nics", json={"name": "nic1"})
+    assert (await vmlab.http.delete(f"{API}/vms/{vm['id']}")).status_code == 200
+    assert (await vmlab.http.get(f"{API}/vms/{vm['id']}")).status_code == 404
+    assert (await vmlab.http.get(f"{API}/vms/{vm['id']}/nics")).status_code == 404
+    with vmlab.engine.database.read() as conn:
+        assert repos.nics.count(conn) == 0
+
+
+async def test_a_down_vm_can_be_edited_and_renamed(vmlab: VmLab) -> None:
+    vm = await vmlab.add_vm("vm1")
+    reply = await vmlab.http.put(
+        f"{API}/vms/{vm['id']}", json={"name": "renamed", "memory": 2 * GiB}
+    )
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["name"] == "renamed"
+    assert reply.json()["memory"] == 2 * GiB
+
+
+async def test_starting_without_an_up_host_fails_with_a_clear_reason(vmlab: VmLab) -> None:
+    vm = await vmlab.add_vm("vm1")
+    reply = await vmlab.vm_action(vm["id"], "start")
+    job = await vmlab.wait_job(reply.json()["job"]["id"])
+    assert job.status == JobStatus.FAILED
+    assert (await vmlab.vm(vm["id"]))["status"] == "down"
+    assert any("no host in status up" in (e.description or "") for e in vmlab.events())
+
+
+async def test_sub_collections_of_a_down_vm(vmlab: VmLab) -> None:
+    vm = await vmlab.add_vm("vm1")
+    base = f"{API}/vms/{vm['id']}"
+    assert (await vmlab.http.get(f"{base}/numanodes")).json().get("vm_numa_node", []) == []
+    assert (await vmlab.http.get(f"{base}/graphicsconsoles")).json().get(
+        "graphics_console", []
+    ) == []
+    permissions = (await vmlab.http.get(f"{base}/permissions")).json()["permission"]
+    assert permissions[0]["role"]["id"] == SUPER_USER_ROLE_ID
+    stats = (await vmlab.http.get(f"{base}/statistics")).json()["statistic"]
+    by_name = {s["name"]: s["values"]["value"][0]["datum"] for s in stats}
+    assert by_name["memory.installed"] == GiB
