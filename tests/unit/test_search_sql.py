@@ -74,17 +74,28 @@ class Vm:
     cluster_id: int | None = None
 
 
-def make_engine(cluster_rows: dict[int, str | None], vm_rows: Sequence[Vm]) -> sa.Engine:
-    engine = sa.create_engine("sqlite://")
-    metadata.create_all(engine)
+def load(engine: sa.Engine, cluster_rows: dict[int, str | None], vm_rows: Sequence[Vm]) -> None:
     with engine.begin() as conn:
+        conn.execute(vms.delete())
+        conn.execute(clusters.delete())
         if cluster_rows:
-            conn.execute(
-                clusters.insert(), [{"id": i, "name": n} for i, n in cluster_rows.items()]
-            )
+            conn.execute(clusters.insert(), [{"id": i, "name": n} for i, n in cluster_rows.items()])
         if vm_rows:
             conn.execute(vms.insert(), [vars(vm) for vm in vm_rows])
+
+
+def make_engine(cluster_rows: dict[int, str | None], vm_rows: Sequence[Vm]) -> sa.Engine:
+    engine = sa.create_engine("sqlite://", poolclass=sa.StaticPool)
+    metadata.create_all(engine)
+    load(engine, cluster_rows, vm_rows)
     return engine
+
+
+@pytest.fixture(scope="module")
+def shared_engine() -> Iterator[sa.Engine]:
+    created = make_engine({}, [])
+    yield created
+    created.dispose()
 
 
 def matching_ids(engine: sa.Engine, condition: sa.ColumnElement[bool]) -> set[int]:
@@ -251,14 +262,14 @@ def test_field_lookup_ignores_case_of_the_mapping_keys(engine: sa.Engine) -> Non
 def test_compile_sort_orders_both_ways(engine: sa.Engine) -> None:
     with engine.connect() as conn:
         ascending = conn.scalars(
-            sa.select(vms.c.id).where(vms.c.memory.is_not(None)).order_by(
-                compile_sort(Sort("memory"), SORTABLE)
-            )
+            sa.select(vms.c.id)
+            .where(vms.c.memory.is_not(None))
+            .order_by(compile_sort(Sort("memory"), SORTABLE))
         ).all()
         descending = conn.scalars(
-            sa.select(vms.c.id).where(vms.c.memory.is_not(None)).order_by(
-                compile_sort(Sort("MEMORY", descending=True), SORTABLE)
-            )
+            sa.select(vms.c.id)
+            .where(vms.c.memory.is_not(None))
+            .order_by(compile_sort(Sort("MEMORY", descending=True), SORTABLE))
         ).all()
     assert ascending == [5, 1, 2, 3]
     assert descending == [3, 2, 1, 5]
@@ -282,7 +293,9 @@ def test_postgresql_gets_like_with_escape_and_no_glob() -> None:
 
 
 def test_sqlite_gets_glob_for_case_sensitive_wildcards() -> None:
-    sensitive = compile_condition(Comparison("name", Operator.EQ, "a*"), FIELDS, case_sensitive=True)
+    sensitive = compile_condition(
+        Comparison("name", Operator.EQ, "a*"), FIELDS, case_sensitive=True
+    )
     folded = compile_condition(Comparison("name", Operator.EQ, "a*"), FIELDS, case_sensitive=False)
     assert "GLOB" in str(sensitive.compile(dialect=sqlite.dialect()))
     assert "lower(vms.name) LIKE lower(" in str(folded.compile(dialect=sqlite.dialect()))
@@ -452,19 +465,18 @@ def _scenarios(draw: st.DrawFn, nested: bool) -> Scenario:
         created=st.none() | _INSTANT,
         cluster_id=cluster_id,
     )
-    rows = [replace(row, id=i + 1) for i, row in enumerate(draw(st.lists(vm, min_size=1, max_size=8)))]
+    rows = [
+        replace(row, id=i + 1) for i, row in enumerate(draw(st.lists(vm, min_size=1, max_size=8)))
+    ]
     names = [vm.name for vm in rows] + list(cluster_rows.values())
     condition = draw(_conditions([name for name in names if name is not None], nested))
     return Scenario(cluster_rows, rows, condition)
 
 
-def check_against_model(scenario: Scenario, case_sensitive: bool) -> None:
-    engine = make_engine(scenario.cluster_rows, scenario.rows)
-    try:
-        compiled = compile_condition(scenario.condition, FIELDS, case_sensitive=case_sensitive)
-        got = matching_ids(engine, compiled)
-    finally:
-        engine.dispose()
+def check_against_model(engine: sa.Engine, scenario: Scenario, case_sensitive: bool) -> None:
+    load(engine, scenario.cluster_rows, scenario.rows)
+    compiled = compile_condition(scenario.condition, FIELDS, case_sensitive=case_sensitive)
+    got = matching_ids(engine, compiled)
     expected = {
         vm.id
         for vm in scenario.rows
@@ -476,17 +488,17 @@ def check_against_model(scenario: Scenario, case_sensitive: bool) -> None:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_scenarios(nested=False), st.booleans())
 def test_sql_matches_the_python_model_for_single_comparisons(
-    scenario: Scenario, case_sensitive: bool
+    shared_engine: sa.Engine, scenario: Scenario, case_sensitive: bool
 ) -> None:
-    check_against_model(scenario, case_sensitive)
+    check_against_model(shared_engine, scenario, case_sensitive)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_scenarios(nested=True), st.booleans())
 def test_sql_matches_the_python_model_for_and_or_trees(
-    scenario: Scenario, case_sensitive: bool
+    shared_engine: sa.Engine, scenario: Scenario, case_sensitive: bool
 ) -> None:
-    check_against_model(scenario, case_sensitive)
+    check_against_model(shared_engine, scenario, case_sensitive)
 
 
 @st.composite
@@ -518,6 +530,6 @@ def _text_scenarios(draw: st.DrawFn) -> Scenario:
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_text_scenarios(), st.booleans())
 def test_sql_matches_the_python_model_for_text_patterns(
-    scenario: Scenario, case_sensitive: bool
+    shared_engine: sa.Engine, scenario: Scenario, case_sensitive: bool
 ) -> None:
-    check_against_model(scenario, case_sensitive)
+    check_against_model(shared_engine, scenario, case_sensitive)
