@@ -130,6 +130,8 @@ async def test_deactivate_detach_and_remove_walk_the_domain_back_out(lab: Lab) -
     await lab.delete(base)
     assert (await lab.get(f"/storagedomains/{domain['id']}"))["status"] == "unattached"
     assert (await lab.get(f"/datacenters/{dc}"))["status"] == "uninitialized"
+    assert _events(lab, EventCode.STORAGE_DOMAIN_DEACTIVATED)
+    assert _events(lab, EventCode.STORAGE_DOMAIN_DETACHED)
     await lab.delete(f"/storagedomains/{domain['id']}")
     reply = await lab.http.get(f"/ovirt-engine/api/storagedomains/{domain['id']}")
     assert reply.status_code == 404

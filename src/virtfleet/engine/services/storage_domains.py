@@ -16,6 +16,7 @@ from sqlalchemy import Connection, select
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel import Action
 from virtfleet.common.apimodel.enums import (
+    LogSeverity,
     StorageDomainStatus,
     StorageDomainType,
     StorageFormat,
@@ -40,6 +41,7 @@ from virtfleet.engine.services.disks import (
     DiskService,
     running_vms_using_domain,
 )
+from virtfleet.engine.services.eventlog import EventCode, EventLog
 from virtfleet.engine.services.refs import new_id, require_name, resolve, resolve_optional
 from virtfleet.engine.services.search import enum_field, related_field, text_field
 
@@ -68,10 +70,28 @@ class _StorageDomainBase(DocumentService[m.StorageDomain]):
     }
 
     def __init__(
-        self, database: Database, runner: CommandRunner, *, parent_column: str | None = None
+        self,
+        database: Database,
+        runner: CommandRunner,
+        eventlog: EventLog,
+        *,
+        parent_column: str | None = None,
     ):
         super().__init__(database, repos.storage_domains, parent_column=parent_column)
         self.runner = runner
+        self.eventlog = eventlog
+
+    def _record(
+        self, conn: Connection, code: EventCode, text: str, domain_id: str, center: str | None
+    ) -> None:
+        self.eventlog.record(
+            conn,
+            code=code,
+            severity=LogSeverity.NORMAL,
+            description=text,
+            storage_domain_id=domain_id,
+            data_center_id=center,
+        )
 
     def decorate(self, conn: Connection, obj: m.StorageDomain) -> m.StorageDomain:
         assert obj.id is not None
@@ -88,8 +108,8 @@ class StorageDomainService(_StorageDomainBase):
         {"id", "href", "status", "type", "storage", "data_center", "data_centers", "master"}
     )
 
-    def __init__(self, database: Database, runner: CommandRunner) -> None:
-        super().__init__(database, runner)
+    def __init__(self, database: Database, runner: CommandRunner, eventlog: EventLog) -> None:
+        super().__init__(database, runner, eventlog)
 
     def prepare_new(
         self, conn: Connection, scope: Scope, obj: m.StorageDomain, options: Options
@@ -144,6 +164,13 @@ class StorageDomainService(_StorageDomainBase):
                 raise Conflict(f"The storage domain '{domain.name}' is busy ({domain.status})")
             if destroy:
                 cmds.forget_domain(conn, object_id)
+                self._record(
+                    conn,
+                    EventCode.STORAGE_DOMAIN_REMOVED,
+                    f"Storage domain {domain.name} was destroyed.",
+                    object_id,
+                    cmds.data_center_of(domain),
+                )
                 return
             if domain.status != StorageDomainStatus.UNATTACHED:
                 raise Conflict(
@@ -152,6 +179,13 @@ class StorageDomainService(_StorageDomainBase):
                 )
             if not wipe:
                 cmds.forget_domain(conn, object_id)
+                self._record(
+                    conn,
+                    EventCode.STORAGE_DOMAIN_REMOVED,
+                    f"Storage domain {domain.name} was removed.",
+                    object_id,
+                    None,
+                )
                 return
             host = _host_option(conn, options)
             cmds.set_domain_status(conn, object_id, StorageDomainStatus.LOCKED)
@@ -172,8 +206,8 @@ class StorageDomainService(_StorageDomainBase):
 class AttachedStorageDomainService(_StorageDomainBase):
     """``/datacenters/{id}/storagedomains``: attach (add), activate, deactivate, detach."""
 
-    def __init__(self, database: Database, runner: CommandRunner) -> None:
-        super().__init__(database, runner, parent_column="data_center_id")
+    def __init__(self, database: Database, runner: CommandRunner, eventlog: EventLog) -> None:
+        super().__init__(database, runner, eventlog, parent_column="data_center_id")
 
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.StorageDomain]:
         with self.db.read() as conn:
@@ -250,6 +284,13 @@ class AttachedStorageDomainService(_StorageDomainBase):
                     f"on it: {', '.join(running)}"
                 )
             cmds.set_domain_status(conn, object_id, StorageDomainStatus.MAINTENANCE, master=False)
+            self._record(
+                conn,
+                EventCode.STORAGE_DOMAIN_DEACTIVATED,
+                f"Storage domain {domain.name} was deactivated.",
+                object_id,
+                scope.parent,
+            )
         return Action(status="complete")
 
     def remove(self, scope: Scope, object_id: str, options: Options) -> None:
@@ -272,6 +313,13 @@ class AttachedStorageDomainService(_StorageDomainBase):
             )
             repos.storage_domains.save(conn, detached, expected_version=version)
             cmds.refresh_data_center_status(conn, scope.parent)
+            self._record(
+                conn,
+                EventCode.STORAGE_DOMAIN_DETACHED,
+                f"Storage domain {domain.name} was detached from the data center.",
+                object_id,
+                scope.parent,
+            )
 
 
 class StorageDomainDiskService(DocumentService[m.Disk]):
@@ -339,8 +387,8 @@ def storage_services(ctx: EngineContext) -> dict[str, ResourceService]:
     db, runner = ctx.database, ctx.runner
     disks = DiskService(db, runner)
     return {
-        "storage_domains": StorageDomainService(db, runner),
-        "attached_storage_domains": AttachedStorageDomainService(db, runner),
+        "storage_domains": StorageDomainService(db, runner, ctx.eventlog),
+        "attached_storage_domains": AttachedStorageDomainService(db, runner, ctx.eventlog),
         "storage_domain_disks": StorageDomainDiskService(db),
         "disks": disks,
         "vm_disk_attachments": DiskAttachmentService(db, disks),
