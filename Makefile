@@ -15,4 +15,4 @@ check: setup
 test: setup
 	./scripts/check
 	.venv/bin/pytest -q -p no:cacheprovider tests/integration tests/contract
-	./scripts/with-postgres .venv/bin/pytest -q -p no:cacheprovider tests/integration
+	./scripts/with-postgres .venv/bin/pytest -q -p no:cacheprovider tests/integration tests/unit/test_search_sql.py

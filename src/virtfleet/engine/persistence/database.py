@@ -29,6 +29,8 @@ class Database:
     """One SQLAlchemy engine plus the transaction helper every repository call runs in."""
 
     def __init__(self, url: str) -> None:
+        from virtfleet.engine.persistence.documents import SEEN_VERSIONS
+
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:
@@ -41,6 +43,11 @@ class Database:
             event.listen(self.engine, "connect", _tune_sqlite)
         else:
             self.engine = create_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+
+        def forget_versions(conn: Connection) -> None:
+            conn.info.pop(SEEN_VERSIONS, None)
+
+        event.listen(self.engine, "begin", forget_versions)
 
     @classmethod
     def for_migrations(cls, url: str) -> Engine:

@@ -17,6 +17,18 @@ T = TypeVar("T", bound=ApiObject)
 # Fields never stored in documents: they are derived when an object is rendered.
 _DERIVED = {"href"}
 
+# Versions of the rows this transaction has read, so that a compare-and-swap expects exactly
+# the version of the document it was decided from (``Database`` clears it when a transaction
+# begins). Without it, a read and a later version lookup could see two different commits.
+SEEN_VERSIONS = "virtfleet.seen_versions"
+
+
+def _seen(conn: Connection) -> dict[tuple[str, str], int]:
+    seen = conn.info.get(SEEN_VERSIONS)
+    if seen is None:
+        seen = conn.info[SEEN_VERSIONS] = {}
+    return seen
+
 Extractor = Callable[[Any], Any]
 
 
@@ -78,8 +90,13 @@ class DocumentRepository(Generic[T]):
     # --- reads -----------------------------------------------------------------------------------
 
     def find(self, conn: Connection, object_id: str) -> T | None:
-        row = conn.execute(select(self.table.c.doc).where(self.table.c.id == object_id)).first()
-        return None if row is None else self.to_model(row)
+        row = conn.execute(
+            select(self.table.c.doc, self.table.c.version).where(self.table.c.id == object_id)
+        ).first()
+        if row is None:
+            return None
+        _seen(conn)[(self.table.name, object_id)] = int(row.version)
+        return self.to_model(row)
 
     def get(self, conn: Connection, object_id: str) -> T:
         obj = self.find(conn, object_id)
@@ -88,6 +105,10 @@ class DocumentRepository(Generic[T]):
         return obj
 
     def version_of(self, conn: Connection, object_id: str) -> int:
+        """The version this transaction last read or wrote, else the current one."""
+        seen = _seen(conn).get((self.table.name, object_id))
+        if seen is not None:
+            return seen
         row = conn.execute(select(self.table.c.version).where(self.table.c.id == object_id)).first()
         if row is None:
             raise NotFound(f"The {self.what} with id '{object_id}' does not exist")
@@ -106,15 +127,20 @@ class DocumentRepository(Generic[T]):
         limit: int | None = None,
         offset: int = 0,
     ) -> list[T]:
-        statement = select(self.table.c.doc)
+        columns = self.table.c
+        statement = select(columns.doc, columns.id, columns.version)
         if where is not None:
             statement = statement.where(where)
-        statement = statement.order_by(*order_by, self.table.c.name, self.table.c.id)
+        statement = statement.order_by(*order_by, columns.name, columns.id)
         if limit is not None:
             statement = statement.limit(limit)
         if offset:
             statement = statement.offset(offset)
-        return [self.to_model(row) for row in conn.execute(statement)]
+        rows = conn.execute(statement).all()
+        seen = _seen(conn)
+        for row in rows:
+            seen[(self.table.name, row.id)] = int(row.version)
+        return [self.to_model(row) for row in rows]
 
     def count(self, conn: Connection, where: ColumnElement[bool] | None = None) -> int:
         statement = select(func.count()).select_from(self.table)
@@ -157,10 +183,15 @@ class DocumentRepository(Generic[T]):
         except IntegrityError:
             raise Conflict(f"A {self.what} named '{obj.name}' already exists") from None
         if result.rowcount != 1:
+            _seen(conn).pop((self.table.name, obj.id), None)
             if expected_version is not None and self.find(conn, obj.id) is not None:
+                _seen(conn).pop((self.table.name, obj.id), None)
                 raise Conflict(f"The {self.what} '{obj.name}' was changed by another operation")
             raise NotFound(f"The {self.what} with id '{obj.id}' does not exist")
-        return self.version_of(conn, obj.id)
+        _seen(conn).pop((self.table.name, obj.id), None)
+        version = self.version_of(conn, obj.id)
+        _seen(conn)[(self.table.name, obj.id)] = version
+        return version
 
     def delete(self, conn: Connection, object_id: str) -> None:
         try:
