@@ -8,12 +8,13 @@ import ovirtsdk4 as sdk
 import ovirtsdk4.types as types
 import pytest
 
-from .conftest import SIMULATED_HOSTS, LiveEngine, unique_name, wait_for_status
+from .conftest import SIMULATED_HOSTS, LiveEngine, unique_name, wait_for_status, wait_until
 
 pytestmark = pytest.mark.contract
 
 # the host the maintenance test moves around; the VM tests leave it without running VMs
 MAINTENANCE_HOST = "sim-0002"
+STATS_WAIT_S = 40.0
 
 
 def test_every_host_of_the_fleet_is_listed_up(
@@ -46,9 +47,11 @@ def test_host_statistics_have_values_through_follow_link(
 ) -> None:
     host = system.hosts_service().list(search="name=local")[0]
 
-    stats = connection.follow_link(host.statistics)
+    # the agent reports statistics every 15 s; a host that has just come up may have none yet
+    stats = wait_until(
+        lambda: connection.follow_link(host.statistics) or None, STATS_WAIT_S, "host statistics"
+    )
 
-    assert stats
     by_name = {s.name: s for s in stats}
     assert all(s.values and s.values[0].datum is not None for s in stats)
     assert "memory.total" in by_name

@@ -7,7 +7,6 @@ Every transport failure (refused, TLS rejected, dropped, timed out) surfaces as
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import logging
 import ssl
@@ -89,11 +88,13 @@ class AgentClient:
         ws, self._ws = self._ws, None
         if ws is not None:
             await ws.close()
-        for task in (self._reader, self._dispatcher):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        tasks = [t for t in (self._reader, self._dispatcher) if t is not None]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            # asyncio.wait, not ``suppress(CancelledError)``: a cancellation of the caller itself
+            # (a monitor being stopped while it closes this client) must still reach the caller.
+            await asyncio.wait(tasks)
         self._reader = self._dispatcher = None
         self._fail_pending(HostUnreachable(f"connection to agent at {self.uri} closed"))
 
