@@ -30,6 +30,7 @@ GiB = 1024**3
 
 def populate(data_dir: Path, count: int) -> None:
     """Write ``count`` VMs straight into the engine database before the engine starts."""
+    (data_dir / "engine").mkdir(parents=True, exist_ok=True)
     ctx = build_context(EngineConfig(data_dir=data_dir / "engine"))
     seed_defaults(ctx.database, ctx.clock)
     with ctx.database.transaction() as conn:
@@ -74,7 +75,7 @@ def main() -> None:
                 get_samples.append(time.perf_counter() - start)
                 assert reply.status_code == 200, reply.text
                 start = time.perf_counter()
-                page = 1 + i % 20
+                page = 1 + i % (vms // 100)
                 reply = client.get("/vms", params={"max": 100, "search": f"page {page}"})
                 list_samples.append(time.perf_counter() - start)
                 assert reply.status_code == 200 and len(reply.json()["vm"]) == 100, reply.text

@@ -168,3 +168,66 @@ def _wait_healthy(engine: LiveEngine, timeout: float = 120.0) -> None:
                 pass
         time.sleep(0.3)
     raise RuntimeError("the engine did not become healthy in time")
+
+
+def write_engine_config(data_dir: Path, port: int, **settings: float | str) -> Path:
+    """A TOML config for ``virtfleet engine`` with its data (SQLite, PKI) under ``data_dir``."""
+    lines = ["[engine]", f'data_dir = "{data_dir / "engine"}"', f"port = {port}"]
+    lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
+    path = data_dir / "engine.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@contextmanager
+def engine_process(data_dir: Path, **settings: float | str) -> Iterator[LiveEngine]:
+    """``virtfleet engine --config`` alone in a subprocess (no agents), stopped by PID."""
+    port = free_port()
+    config = write_engine_config(data_dir, port, **settings)
+    password = secrets.token_urlsafe(12)
+    env = {**os.environ, "VIRTFLEET_ADMIN_PASSWORD": password}
+    log = open(data_dir / "engine.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(
+        [*_console_script(), "engine", "--config", str(config)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    engine = LiveEngine(
+        f"https://localhost:{port}/ovirt-engine/api",
+        data_dir / "engine" / "pki" / "ca.crt",
+        password,
+        data_dir,
+        process,
+    )
+    try:
+        _wait_healthy(engine)
+        yield engine
+    finally:
+        stop_process(process)
+        log.close()
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 30.0) -> None:
+    """SIGTERM, then SIGKILL after ``timeout``; only this one PID."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` (all its threads), from /proc/<pid>/stat."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0

@@ -214,6 +214,7 @@ def running_engine(simulate: int = 2) -> Iterator[LiveEngine]:
     agent_base = free_port_run(simulate + 1)
     password = secrets.token_urlsafe(16)
     env = dict(os.environ, VIRTFLEET_ADMIN_PASSWORD=password)
+    # the engine keeps its embedded SQLite in data_dir even during a PostgreSQL test run
     env.pop("VIRTFLEET_DATABASE_URL", None)
     log = (data_dir / "engine.log").open("wb")
     process = subprocess.Popen(

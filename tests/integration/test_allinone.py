@@ -53,9 +53,18 @@ class Up:
 
     def start(self) -> None:
         command = [
-            sys.executable, "-c", "from virtfleet.cli.main import app; app()", "up",
-            "--data-dir", str(self.data_dir), "--port", str(self.port),
-            "--agent-port", str(self.agent_port), "--simulate", "1",
+            sys.executable,
+            "-c",
+            "from virtfleet.cli.main import app; app()",
+            "up",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--agent-port",
+            str(self.agent_port),
+            "--simulate",
+            "1",
         ]
         env = {**os.environ, "VIRTFLEET_ADMIN_PASSWORD": PASSWORD}
         with open(self.data_dir.parent / "up.log", "ab") as log:

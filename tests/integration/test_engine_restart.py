@@ -29,8 +29,14 @@ def _free_port() -> int:
 
 
 def _engine_command(config: Path) -> list[str]:
-    return [sys.executable, "-c", "from virtfleet.cli.main import app; app()", "engine",
-            "--config", str(config)]
+    return [
+        sys.executable,
+        "-c",
+        "from virtfleet.cli.main import app; app()",
+        "engine",
+        "--config",
+        str(config),
+    ]
 
 
 @contextmanager
@@ -162,9 +168,7 @@ def test_add_host_interrupted_by_sigkill_resumes_after_restart(
                 # nothing is left locked: the host can be moved at once
                 reply = client.post(f"/hosts/{host_id}/deactivate", json={})
                 assert reply.status_code == 200, reply.text
-            await asyncio.to_thread(
-                engine.wait_for, f"/hosts/{host_id}", "status", "maintenance"
-            )
+            await asyncio.to_thread(engine.wait_for, f"/hosts/{host_id}", "status", "maintenance")
         finally:
             await asyncio.to_thread(engine.stop)
             await agent.stop()

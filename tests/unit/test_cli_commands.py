@@ -654,8 +654,17 @@ def test_up_hands_its_options_to_run_up(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
     result = CliRunner().invoke(
         app,
-        ["up", "--data-dir", str(tmp_path), "--port", "9443", "--simulate", "3"]
-        + ["--agent-port", "55000"],
+        [
+            "up",
+            "--data-dir",
+            str(tmp_path),
+            "--port",
+            "9443",
+            "--simulate",
+            "3",
+            "--agent-port",
+            "55000",
+        ],
     )
 
     assert result.exit_code == 0, result.output

@@ -29,6 +29,7 @@ def _seen(conn: Connection) -> dict[tuple[str, str], int]:
         seen = conn.info[SEEN_VERSIONS] = {}
     return seen
 
+
 Extractor = Callable[[Any], Any]
 
 
