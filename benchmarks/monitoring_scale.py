@@ -55,7 +55,7 @@ class Size:
     vm_budget_s: float
 
 
-FULL = Size(1_000, 20_000, 4, 60.0, 200, 0.1, 900.0)
+FULL = Size(1_000, 20_000, 4, 60.0, 200, 0.1, 600.0)
 QUICK = Size(20, 200, 2, 8.0, 40, 0.05, 20.0)
 
 
@@ -396,7 +396,7 @@ def run(size: Size, base: Path) -> dict[str, Any]:
             figures["vms_up_per_s"] = round(figures["vms"] / figures["vms_up_s"], 1)
             figures["setup_s"] = round(time.monotonic() - setup_start, 1)
 
-            time.sleep(5.0)  # let the start-up burst settle
+            time.sleep(min(5.0, size.cpu_window_s / 4))  # let the start-up burst settle
             figures.update(engine_cpu(engine, size.cpu_window_s))
             figures.update(measure_lag(engine, sims, size))
             figures["engine_rss_mib_end"] = round(process_rss_bytes(engine.process.pid) / MiB, 1)

@@ -17,7 +17,7 @@ from virtfleet.engine.api.codec import xml as xml_codec
 from virtfleet.engine.api.codec.view import View
 
 _text = st.text(
-    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00"),
+    alphabet=st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\ufffe\uffff"),
     max_size=40,
 )
 
@@ -131,3 +131,20 @@ def test_deeply_nested_xml_is_refused() -> None:
     deep = b"<vm>" + b"<x>" * 5000 + b"</x>" * 5000 + b"</vm>"
     with contextlib.suppress(InvalidInput):
         xml_codec.decode_object(deep, m.Vm)
+
+
+def test_characters_xml_cannot_carry_are_replaced_not_fatal() -> None:
+    fault = m.Fault(reason="Not Found", detail="No object with id '\x06\x00'")
+    body = xml_codec.encode_object(fault)
+    assert xml_codec.decode_object(body, m.Fault).detail == "No object with id '\ufffd\ufffd'"
+
+
+def test_structs_with_an_id_write_it_as_an_attribute() -> None:
+    network = m.Network(name="n", vlan=m.Vlan(id=42))
+    assert b'<vlan id="42"/>' in xml_codec.encode_object(network)
+    assert xml_codec.decode_object(xml_codec.encode_object(network), m.Network).vlan == m.Vlan(
+        id=42
+    )
+    assert json_codec.decode_object(json_codec.encode_object(network), m.Network).vlan == m.Vlan(
+        id=42
+    )

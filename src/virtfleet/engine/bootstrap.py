@@ -8,7 +8,6 @@ import logging
 from sqlalchemy import Connection, insert, select
 
 from virtfleet.common import apimodel as m
-from virtfleet.common.apimodel.enums import NetworkUsage
 from virtfleet.common.clock import Clock
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -16,7 +15,6 @@ from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import ROOT, Options
 from virtfleet.engine.services.clusters import ClusterService
 from virtfleet.engine.services.datacenters import DataCenterService
-from virtfleet.engine.services.networks import MANAGEMENT_NETWORK, NetworkService
 from virtfleet.engine.services.system import ROOT_TAG_ID
 from virtfleet.engine.services.templates import blank_template
 
@@ -40,8 +38,8 @@ def seed_defaults(database: Database, clock: Clock) -> bool:
     with database.read() as conn:
         data_center = repos.data_centers.find_by_name(conn, DEFAULT_NAME)
         cluster = repos.clusters.find_by_name(conn, DEFAULT_NAME)
-        network = repos.networks.find_by_name(conn, MANAGEMENT_NETWORK)
-    # each object is looked up first, so a start interrupted half-way completes the set
+    # each object is looked up first, so a start interrupted half-way completes the set;
+    # a new data center brings its ovirtmgmt network and vNIC profile along
     if data_center is None:
         data_center = DataCenterService(database).add(
             ROOT, m.DataCenter(name=DEFAULT_NAME, description="The default Data Center"), options
@@ -52,22 +50,6 @@ def seed_defaults(database: Database, clock: Clock) -> bool:
             ROOT,
             m.Cluster(
                 name=DEFAULT_NAME, description="The default server cluster", data_center=dc_ref
-            ),
-            options,
-        )
-    if network is None:
-        NetworkService(database).add(
-            ROOT,
-            m.Network(
-                name=MANAGEMENT_NETWORK,
-                description="Management Network",
-                data_center=dc_ref,
-                usages=[
-                    NetworkUsage.VM,
-                    NetworkUsage.MANAGEMENT,
-                    NetworkUsage.DISPLAY,
-                    NetworkUsage.MIGRATION,
-                ],
             ),
             options,
         )

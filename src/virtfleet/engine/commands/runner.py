@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 
 _INTERRUPTED = "Interrupted by an engine restart"
+
+
+# How long a submission waits for locks held by commands that are finishing.
+LOCK_WAIT_S = 3.0
+LOCK_RETRY_S = 0.05
 
 
 class CommandRunner:
@@ -86,19 +92,29 @@ class CommandRunner:
         if self._stopping:
             raise Conflict("The engine is shutting down; try again when it is back")
         command_id, job_id = str(uuid.uuid4()), str(uuid.uuid4())
-        with self.database.transaction() as conn:
-            store.create_command(
-                conn,
-                command_id=command_id,
-                job_id=job_id,
-                kind=kind,
-                params=params,
-                description=description or definition.describe(params),
-                held=locks,
-                correlation_id=correlation_id,
-                user_id=user_id,
-                now=self.clock.now(),
-            )
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                with self.database.transaction() as conn:
+                    store.create_command(
+                        conn,
+                        command_id=command_id,
+                        job_id=job_id,
+                        kind=kind,
+                        params=params,
+                        description=description or definition.describe(params),
+                        held=locks,
+                        correlation_id=correlation_id,
+                        user_id=user_id,
+                        now=self.clock.now(),
+                    )
+                break
+            except Conflict:
+                # A command that has just published its result still holds its locks for a
+                # moment: clients that saw the result and act at once wait briefly, as in oVirt.
+                if time.monotonic() >= deadline or self._on_loop_thread():
+                    raise
+                time.sleep(LOCK_RETRY_S)
         with self._state_lock:
             loop = self._loop
             if loop is None:
@@ -111,6 +127,13 @@ class CommandRunner:
             log.warning("command queued for the next start command=%s", command_id)
         log.info("command submitted kind=%s command=%s job=%s", kind, command_id, job_id)
         return job_id
+
+    def _on_loop_thread(self) -> bool:
+        """Waiting must never block the event loop the commands themselves run on."""
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
 
     # --- lifecycle -------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.compat import COMPATIBILITY_VERSION, SUPPORTED_VERSIONS
+from virtfleet.engine.services.networks import add_management_network
 from virtfleet.engine.services.refs import new_id, require_name
 from virtfleet.engine.services.search import enum_field, related_field, text_field
 
@@ -53,6 +54,10 @@ class DataCenterService(DocumentService[m.DataCenter]):
                 "quota_mode": obj.quota_mode or QuotaModeType.DISABLED,
             }
         )
+
+    def after_add(self, conn: Connection, scope: Scope, obj: m.DataCenter) -> None:
+        assert obj.id is not None
+        add_management_network(conn, obj.id)
 
     def before_remove(
         self, conn: Connection, scope: Scope, obj: m.DataCenter, options: Options

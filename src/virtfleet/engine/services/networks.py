@@ -86,6 +86,30 @@ class NetworkService(DocumentService[m.Network]):
             raise Conflict(f"The network '{obj.name}' is used by VM network interfaces")
 
 
+def add_management_network(conn: Connection, data_center_id: str) -> m.Network:
+    """Every data center gets ``ovirtmgmt`` and its vNIC profile, as in oVirt."""
+    network = m.Network(
+        id=new_id(),
+        name=MANAGEMENT_NETWORK,
+        description="Management Network",
+        data_center=m.DataCenter(id=data_center_id),
+        usages=[
+            NetworkUsage.VM,
+            NetworkUsage.MANAGEMENT,
+            NetworkUsage.DISPLAY,
+            NetworkUsage.MIGRATION,
+        ],
+        mtu=0,
+        stp=False,
+        required=True,
+        status=NetworkStatus.OPERATIONAL,
+        profile_required=True,
+    )
+    repos.networks.insert(conn, network)
+    repos.vnic_profiles.insert(conn, default_profile(network))
+    return network
+
+
 def default_profile(network: m.Network) -> m.VnicProfile:
     return m.VnicProfile(
         id=new_id(),

@@ -32,14 +32,14 @@ def _scalar(value: Any) -> Any:
 
 def _to_data(obj: ApiStruct, view: View, path: str, *, nested: bool) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    if isinstance(obj, ApiObject):
-        href = view.href(obj)
-        if href:
-            data["href"] = href
-        if obj.id is not None:
-            data["id"] = obj.id
-        if nested and not view.expands(path):
-            return data
+    href = view.href(obj) if isinstance(obj, ApiObject) else getattr(obj, "href", None)
+    if href:
+        data["href"] = href
+    identity = getattr(obj, "id", None)
+    if identity is not None:
+        data["id"] = identity
+    if isinstance(obj, ApiObject) and nested and not view.expands(path):
+        return data
     for wire_name, shape in shape_of(type(obj)).items():
         if wire_name in ATTRIBUTES or shape.write_only:
             continue

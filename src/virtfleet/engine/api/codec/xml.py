@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -25,8 +26,26 @@ _PARSER = etree.XMLParser(
 # --- encoding ------------------------------------------------------------------------------------
 
 
+# Characters XML 1.0 cannot carry; user text (a name, an id echoed in a fault) may hold them.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def _append_text(parent: etree._Element, tag: str, value: Any) -> None:
-    etree.SubElement(parent, tag).text = scalar_to_text(value)
+    etree.SubElement(parent, tag).text = xml_text(scalar_to_text(value))
+
+
+def _set_identity(element: etree._Element, obj: ApiStruct, view: View) -> None:
+    """``href`` and ``id`` are attributes, on objects and on structs that carry an id (vlan)."""
+    href = view.href(obj) if isinstance(obj, ApiObject) else getattr(obj, "href", None)
+    if href:
+        element.set("href", xml_text(href))
+    identity = getattr(obj, "id", None)
+    if identity is not None:
+        element.set("id", xml_text(scalar_to_text(identity)))
 
 
 def _write_fields(element: etree._Element, obj: ApiStruct, view: View, path: str) -> None:
@@ -59,12 +78,8 @@ def _write_value(
 
 def _element(tag: str, obj: ApiStruct, view: View, path: str, *, nested: bool) -> etree._Element:
     element = etree.Element(tag)
+    _set_identity(element, obj, view)
     if isinstance(obj, ApiObject):
-        href = view.href(obj)
-        if href:
-            element.set("href", href)
-        if obj.id is not None:
-            element.set("id", obj.id)
         if nested and not view.expands(path):
             return element
         for rel, link_href in view.actions_of(obj) if not nested else []:
