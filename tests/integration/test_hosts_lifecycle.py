@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Any
 
+from sqlalchemy import select
 from test_hosts_lab import API, SECRET, HostLab, added_up, free_port, lab_fixture  # noqa: F401
 
 from virtfleet.common.apimodel.enums import JobStatus
 from virtfleet.engine.monitoring import host_monitor
 from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence import tables
 from virtfleet.engine.services.eventlog import EventCode
 
 STAT_NAMES = {
@@ -46,6 +49,16 @@ async def test_the_enrollment_secret_is_not_stored_in_the_host(lab: HostLab) -> 
         stored = repos.hosts.get(conn, host_id)
     assert stored.root_password is None
     assert SECRET not in stored.model_dump_json()
+
+
+async def test_the_enrollment_secret_is_erased_from_the_finished_command(lab: HostLab) -> None:
+    await added_up(lab, "h1")
+    jobs = (await lab.http.get(f"{API}/jobs")).json()["job"]
+    for job in jobs:
+        await lab.wait_job(job["id"])
+    with lab.engine.database.read() as conn:
+        params = [row.params for row in conn.execute(select(tables.commands.c.params))]
+    assert params and all(SECRET not in json.dumps(p) for p in params)
 
 
 async def test_statistics_are_listed_under_ovirt_names(lab: HostLab) -> None:

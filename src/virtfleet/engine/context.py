@@ -123,7 +123,7 @@ def build_context(
         config=config,
         database=database,
         clock=clock,
-        auth=AuthService(database, clock),
+        auth=AuthService(database, clock, eventlog),
         root=RootService(database, clock, _instance_id(database)),
         eventlog=eventlog,
         runner=runner,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from functools import partial
 from pathlib import Path
 
 from starlette.concurrency import run_in_threadpool
@@ -71,11 +72,24 @@ class Authenticator:
         login, password = form.get("username", ""), form.get("password", "")
         if not login:
             return _sso_error(400, "invalid_request", "The username is missing")
+        client = request.client.host if request.client else "unknown"
         try:
             principal = await run_in_threadpool(self.auth.check_password, login, password)
         except NotAuthenticated as exc:
+            await run_in_threadpool(
+                partial(self.auth.note_login, login, client, succeeded=False, user_id=None)
+            )
             return _sso_error(400, "access_denied", exc.detail)
         token, expires = await run_in_threadpool(self.auth.issue_token, principal)
+        await run_in_threadpool(
+            partial(
+                self.auth.note_login,
+                principal.user_name,
+                client,
+                succeeded=True,
+                user_id=principal.user_id,
+            )
+        )
         return JSONResponse(
             {
                 "access_token": token,

@@ -54,6 +54,8 @@ class CommandDefinition:
     describe_done: Callable[[Mapping[str, Any], Mapping[str, Any]], str] | None = None
     success_code: int = EventCode.JOB_FINISHED
     failure_code: int = EventCode.JOB_FAILED
+    # params that must not outlive the command (an enrollment secret): erased when it ends
+    secret_params: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         names = [step.name for step in self.steps]

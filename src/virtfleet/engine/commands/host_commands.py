@@ -218,6 +218,7 @@ def _install_definition(kind: str, verb: str) -> CommandDefinition:
         describe_done=lambda p, _d: f"Host {p['name']} was installed.",
         success_code=EventCode.HOST_INSTALLED,
         failure_code=EventCode.HOST_INSTALL_FAILED,
+        secret_params=frozenset({"secret"}),
     )
 
 

@@ -348,7 +348,12 @@ class CommandRunner:
             store.FAILED: JobStatus.FAILED,
             store.ABORTED: JobStatus.ABORTED,
         }[state]
-        store.update_command(conn, ctx.command_id, now=now, state=state, error=error)
+        ended: dict[str, Any] = {"state": state, "error": error}
+        if definition is not None and definition.secret_params:
+            ended["params"] = {
+                k: v for k, v in ctx.params.items() if k not in definition.secret_params
+            }
+        store.update_command(conn, ctx.command_id, now=now, **ended)
         store.abort_open_steps(conn, ctx.job_id, now=now)
         job = store.end_job(conn, ctx.job_id, status=status, now=now)
         store.release_locks(conn, ctx.command_id)

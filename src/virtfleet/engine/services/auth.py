@@ -15,11 +15,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, delete, insert, select
 
 from virtfleet.common.apimodel import Domain, User
+from virtfleet.common.apimodel.enums import LogSeverity
 from virtfleet.common.clock import Clock
 from virtfleet.common.errors import NotAuthenticated
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.persistence.documents import DocumentRepository
+from virtfleet.engine.services.eventlog import EventCode, EventLog
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +54,10 @@ def users_repository() -> DocumentRepository[User]:
 class AuthService:
     """Password checks with argon2 and bearer tokens stored as hashes, cached briefly in memory."""
 
-    def __init__(self, database: Database, clock: Clock) -> None:
+    def __init__(self, database: Database, clock: Clock, eventlog: EventLog | None = None) -> None:
         self.db = database
         self.clock = clock
+        self.eventlog = eventlog
         self.users = users_repository()
         self._hasher = PasswordHasher()
         self._cache: dict[str, tuple[Principal, float]] = {}
@@ -110,6 +113,21 @@ class AuthService:
         principal = Principal(user_id=row.id, user_name=f"{name}@{INTERNAL_DOMAIN}")
         self._remember(cache_key, principal)
         return principal
+
+    def note_login(self, login: str, client: str, *, succeeded: bool, user_id: str | None) -> None:
+        """The audit trail of SSO logins, as oVirt keeps it (USER_VDC_LOGIN and _FAILED)."""
+        if self.eventlog is None:
+            return
+        if succeeded:
+            code, severity = EventCode.USER_LOGGED_IN, LogSeverity.NORMAL
+            text = f"User {login} connecting from '{client}' logged in."
+        else:
+            code, severity = EventCode.USER_LOGIN_FAILED, LogSeverity.ERROR
+            text = f"User {login} connecting from '{client}' failed to log in."
+        with self.db.transaction() as conn:
+            self.eventlog.record(
+                conn, code=code, severity=severity, description=text[:1000], user_id=user_id
+            )
 
     # --- tokens ----------------------------------------------------------------------------------
 

@@ -1,0 +1,164 @@
+"""The API's shared behaviour on the core resources: auth, faults, search, follow, SSO events."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from virtfleet.engine.api.app import create_app
+from virtfleet.engine.bootstrap import seed_defaults
+from virtfleet.engine.config import EngineConfig
+from virtfleet.engine.context import build_context, core_services
+from virtfleet.engine.services.eventlog import EventCode
+from virtfleet.engine.tls import ensure_engine_tls
+
+API = "/ovirt-engine/api"
+BASIC = {"Authorization": "Basic " + base64.b64encode(b"admin@internal:pw").decode()}
+JSON = {**BASIC, "Accept": "application/json"}
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    config = EngineConfig(data_dir=tmp_path)
+    ensure_engine_tls(config.pki_dir, public_host=None, listen_host="127.0.0.1")
+    ctx = build_context(config, service_factories=(core_services,))
+    seed_defaults(ctx.database, ctx.clock)
+    ctx.auth.ensure_admin("pw")
+    with TestClient(create_app(ctx)) as test_client:
+        yield test_client
+    ctx.eventlog.close()
+    ctx.database.dispose()
+
+
+def _names(reply_json: dict[str, list[dict[str, str]]], key: str) -> list[str]:
+    return [item["name"] for item in reply_json.get(key, [])]
+
+
+def test_requests_without_credentials_get_a_401_fault(client: TestClient) -> None:
+    reply = client.get(f"{API}/datacenters")
+    assert reply.status_code == 401
+    assert "<fault>" in reply.text and "<reason>Unauthorized</reason>" in reply.text
+
+
+def test_a_wrong_password_is_refused(client: TestClient) -> None:
+    bad = {"Authorization": "Basic " + base64.b64encode(b"admin@internal:nope").decode()}
+    assert client.get(API, headers=bad).status_code == 401
+
+
+def test_unknown_ids_give_404_and_bad_bodies_400_without_changes(client: TestClient) -> None:
+    assert client.get(f"{API}/datacenters/nope", headers=BASIC).status_code == 404
+    before = client.get(f"{API}/datacenters", headers=JSON).json()
+    for body in (b"<data_center><name>x", b"<cluster><name>x</name></cluster>", b"\x00\xff"):
+        reply = client.post(f"{API}/datacenters", headers=BASIC, content=body)
+        assert reply.status_code == 400, reply.text
+        assert "<fault>" in reply.text
+    reply = client.post(
+        f"{API}/datacenters",
+        headers={**JSON, "Content-Type": "application/json"},
+        content=b'{"name": "x", "local": "perhaps"}',
+    )
+    assert reply.status_code == 400 and reply.json()["reason"] == "Invalid input"
+    assert client.get(f"{API}/datacenters", headers=JSON).json() == before
+
+
+def test_oversized_bodies_are_refused_with_413(client: TestClient) -> None:
+    body = b"<data_center><name>" + b"x" * (5 * 1024 * 1024) + b"</name></data_center>"
+    reply = client.post(f"{API}/datacenters", headers=BASIC, content=body)
+    assert reply.status_code == 413
+
+
+def test_unsupported_methods_get_a_405_fault(client: TestClient) -> None:
+    reply = client.put(f"{API}/datacenters", headers=BASIC, content=b"<data_center/>")
+    assert reply.status_code == 405
+    assert "<fault>" in reply.text
+
+
+def test_duplicate_names_conflict(client: TestClient) -> None:
+    body = b"<data_center><name>Default</name></data_center>"
+    reply = client.post(f"{API}/datacenters", headers=BASIC, content=body)
+    assert reply.status_code == 409
+
+
+def test_search_with_wildcards_sorting_and_pages(client: TestClient) -> None:
+    for name in ("web1", "web2", "web3", "db1"):
+        reply = client.post(f"{API}/tags", headers=JSON, json={"name": name})
+        assert reply.status_code == 201, reply.text
+    found = client.get(f"{API}/tags", params={"search": "name=web* sortby name desc"}, headers=JSON)
+    assert _names(found.json(), "tag") == ["web3", "web2", "web1"]
+    page = client.get(
+        f"{API}/tags", params={"search": "name=web* sortby name page 2", "max": "2"}, headers=JSON
+    )
+    assert _names(page.json(), "tag") == ["web3"]
+    folded = client.get(
+        f"{API}/tags", params={"search": "name=WEB1", "case_sensitive": "false"}, headers=JSON
+    )
+    assert _names(folded.json(), "tag") == ["web1"]
+    assert client.get(f"{API}/tags", params={"search": "name=WEB1"}, headers=JSON).json() == {}
+
+
+def test_empty_search_and_follow_parameters_are_accepted(client: TestClient) -> None:
+    reply = client.get(f"{API}/clusters", params={"search": "", "follow": ""}, headers=JSON)
+    assert _names(reply.json(), "cluster") == ["Default"]
+
+
+def test_follow_inlines_referenced_objects(client: TestClient) -> None:
+    reply = client.get(f"{API}/clusters", params={"follow": "data_center"}, headers=JSON)
+    assert reply.json()["cluster"][0]["data_center"]["name"] == "Default"
+
+
+def test_bad_search_is_a_400_fault_naming_the_position(client: TestClient) -> None:
+    reply = client.get(f"{API}/tags", params={"search": 'name="open'}, headers=JSON)
+    assert reply.status_code == 400
+    assert "position" in reply.json()["detail"]
+
+
+def test_every_data_center_gets_the_management_network(client: TestClient) -> None:
+    created = client.post(f"{API}/datacenters", headers=JSON, json={"name": "dc2"}).json()
+    networks = client.get(f"{API}/datacenters/{created['id']}/networks", headers=JSON).json()
+    assert _names(networks, "network") == ["ovirtmgmt"]
+
+
+def test_the_api_root_counts_and_links(client: TestClient) -> None:
+    root = client.get(API, headers=JSON).json()
+    assert root["product_info"]["name"] == "virtfleet"
+    assert (
+        root["special_objects"]["blank_template"]["id"] == "0" * 8 + "-0000-0000-0000-" + "0" * 12
+    )
+    assert {"rel": "datacenters", "href": f"{API}/datacenters"} in root["link"]
+
+
+def test_sso_tokens_work_until_logout_and_logins_are_audited(client: TestClient) -> None:
+    form = {
+        "grant_type": "password",
+        "scope": "ovirt-app-api",
+        "username": "admin@internal",
+        "password": "pw",
+    }
+    token = client.post("/ovirt-engine/sso/oauth/token", data=form).json()["access_token"]
+    bearer = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    assert client.get(f"{API}/datacenters", headers=bearer).status_code == 200
+    refused = client.post("/ovirt-engine/sso/oauth/token", data={**form, "password": "x"})
+    assert refused.status_code == 400 and refused.json()["error"] == "access_denied"
+    client.post("/ovirt-engine/services/sso-logout", data={"token": token})
+    assert client.get(f"{API}/datacenters", headers=bearer).status_code == 401
+    codes = [e["code"] for e in client.get(f"{API}/events", headers=JSON).json()["event"]]
+    assert EventCode.USER_LOGGED_IN in codes and EventCode.USER_LOGIN_FAILED in codes
+
+
+def test_the_ca_is_served_without_credentials(client: TestClient, tmp_path: Path) -> None:
+    reply = client.get(
+        "/ovirt-engine/services/pki-resource",
+        params={"resource": "ca-certificate", "format": "X509-PEM-CA"},
+    )
+    assert reply.status_code == 200
+    assert reply.content == (tmp_path / "pki" / "ca.crt").read_bytes()
+
+
+def test_the_openapi_description_lists_the_generated_routes(client: TestClient) -> None:
+    document = client.get(f"{API}/openapi.json").json()
+    assert f"{API}/datacenters/{{id}}" in document["paths"]
+    assert "DataCenter" in document["components"]["schemas"]
