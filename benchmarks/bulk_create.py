@@ -96,7 +96,9 @@ def verify(engine: LiveEngine, count: int) -> dict[str, Any]:
         system = conn.system_service()
         cluster = system.clusters_service().list(search="name=Default")[0]
         blank = system.templates_service().list(search="name=Blank")[0]
-        template_nics = len(system.templates_service().template_service(blank.id).nics_service().list())
+        template_nics = len(
+            system.templates_service().template_service(blank.id).nics_service().list()
+        )
         vms = [vm for vm in system.vms_service().list() if (vm.name or "").startswith(PREFIX)]
         names = Counter(vm.name for vm in vms)
         ids = Counter(vm.id for vm in vms)

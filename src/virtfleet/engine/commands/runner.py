@@ -80,11 +80,13 @@ class CommandRunner:
         description: str | None = None,
         correlation_id: str | None = None,
         user_id: str | None = None,
+        precheck: Callable[[Connection], None] | None = None,
     ) -> str:
         """Persist a new command with its job and locks, schedule it, and return the job id.
 
-        Thread-safe and blocking: API worker threads call it. Raises Conflict, writing nothing,
-        when a live command already holds one of ``locks`` (pairs of object id and reason).
+        Thread-safe and blocking: API worker threads call it. Raises ``store.Locked``, writing
+        nothing, when a live command still holds one of ``locks`` (pairs of object id and reason)
+        after a short wait; ``precheck(conn)`` validates under the locks (see create_command).
         """
         definition = self._definitions.get(kind)
         if definition is None:
@@ -107,9 +109,10 @@ class CommandRunner:
                         correlation_id=correlation_id,
                         user_id=user_id,
                         now=self.clock.now(),
+                        precheck=precheck,
                     )
                 break
-            except Conflict:
+            except store.Locked:
                 # A command that has just published its result still holds its locks for a
                 # moment: clients that saw the result and act at once wait briefly, as in oVirt.
                 if time.monotonic() >= deadline or self._on_loop_thread():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -89,6 +89,10 @@ def job_error(conn: Connection, job_id: str) -> str | None:
 # --- commands ------------------------------------------------------------------------------------
 
 
+class Locked(Conflict):
+    """Another live command holds one of the objects a new command needs."""
+
+
 def create_command(
     conn: Connection,
     *,
@@ -101,10 +105,17 @@ def create_command(
     correlation_id: str | None,
     user_id: str | None,
     now: datetime,
+    precheck: Callable[[Connection], None] | None = None,
 ) -> None:
-    """Insert the job, the command and its locks; Conflict (and nothing written) if one is held."""
+    """Insert the job, the command and its locks; Locked (and nothing written) if one is held.
+
+    ``precheck`` runs after the locks are known to be free, in the same transaction, so a
+    command is validated against the state no other command can change under it.
+    """
     wanted = dict(held)
     check_locks(conn, wanted)
+    if precheck is not None:
+        precheck(conn)
     owner = None if user_id is None else User(id=user_id)
     job = Job(
         id=job_id,
@@ -140,7 +151,7 @@ def create_command(
             conn.execute(insert(locks), rows)
     except IntegrityError:
         # Another command took one of the objects between our check and our insert.
-        raise Conflict(f"Object {', '.join(wanted)} is locked by another operation") from None
+        raise Locked(f"Object {', '.join(wanted)} is locked by another operation") from None
 
 
 def check_locks(conn: Connection, wanted: Mapping[str, str]) -> None:
@@ -157,7 +168,7 @@ def check_locks(conn: Connection, wanted: Mapping[str, str]) -> None:
     for row in conn.execute(statement):
         if row.state in LIVE_STATES:
             holder = (row.doc or {}).get("description") or "another operation"
-            raise Conflict(f"Object {row.object_id} is locked by {holder}")
+            raise Locked(f"Object {row.object_id} is locked by {holder}")
         stale.append(row.object_id)
     if stale:
         conn.execute(delete(locks).where(locks.c.object_id.in_(stale)))

@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import VmStatus
 from virtfleet.common.errors import Conflict, InvalidInput
+from virtfleet.engine.commands.store import Locked
 from virtfleet.engine.commands.vm_commands import register_vm_commands
 from virtfleet.engine.monitoring.vmsink import VM_STATE_SINK_KEY
 from virtfleet.engine.monitoring.vmstate import VmStateTracker
@@ -348,14 +349,22 @@ class VmService(DocumentService[m.Vm]):
             vm = self.get_in_scope(conn, scope, object_id)
         if vm.status not in allowed:
             raise Conflict(conflict_text(prefix, vm))
+
+        def still_allowed(conn: Connection) -> None:
+            """The status again, now that no other command can move the VM."""
+            current = repos.vms.get(conn, object_id)
+            if current.status not in allowed:
+                raise Conflict(conflict_text(prefix, current))
+
         try:
             job_id = self.ctx.runner.submit(
                 f"vm.{name}",
                 {"vm_id": object_id},
                 locks=[(object_id, "vm")],
                 description=f"{wording} {vm.name}",
+                precheck=still_allowed,
             )
-        except Conflict:
+        except Locked:
             raise Conflict(
                 f"{prefix}. VM {vm.name} is busy with another operation; try again later."
             ) from None
