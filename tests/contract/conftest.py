@@ -13,7 +13,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -28,6 +27,8 @@ import httpx
 import ovirtsdk4 as sdk
 import ovirtsdk4.types as types
 import pytest
+
+from support.ports import free_port, free_port_run, is_listening
 
 ADMIN = "admin@internal"
 SIMULATED_HOSTS = ("local", "sim-0001", "sim-0002")
@@ -91,37 +92,6 @@ class LiveEngine:
             return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def free_port_run(length: int) -> int:
-    """The first port of ``length`` consecutive free ports."""
-    for _ in range(200):
-        base = free_port()
-        if base + length <= 65000 and all(_port_is_free(base + i) for i in range(length)):
-            return base
-    raise RuntimeError(f"no run of {length} free ports found")
-
-
-def is_listening(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1.0):
-        return True
-    return False
 
 
 def wait_until(

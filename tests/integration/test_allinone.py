@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import ssl
 import subprocess
 import sys
@@ -13,41 +12,16 @@ from pathlib import Path
 
 import httpx
 
+from support.ports import free_port_run, is_listening
+
 PASSWORD = "allinone-test-password"
-
-
-def _free_port_run(count: int) -> int:
-    for _ in range(100):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count > 65000:
-            continue
-        sockets: list[socket.socket] = []
-        try:
-            for offset in range(count):
-                sock = socket.socket()
-                sock.bind(("127.0.0.1", base + offset))
-                sockets.append(sock)
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise AssertionError("no free ports")
-
-
-def _listening(port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
 class Up:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        self.port = _free_port_run(1)
-        self.agent_port = _free_port_run(2)
+        self.port = free_port_run(1)
+        self.agent_port = free_port_run(2)
         self.url = f"https://localhost:{self.port}/ovirt-engine/api"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -126,7 +100,7 @@ def test_up_seeds_defaults_stops_on_ctrl_c_and_keeps_state(tmp_path: Path) -> No
         code = up.interrupt()
     assert code == 0
     for port in (up.port, up.agent_port, up.agent_port + 1):
-        assert not _listening(port), f"port {port} still open after Ctrl-C"
+        assert not is_listening(port), f"port {port} still open after Ctrl-C"
 
     up.start()
     try:

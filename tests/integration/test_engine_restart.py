@@ -18,14 +18,10 @@ import httpx
 import pytest
 from test_hosts_lab import Agent
 
+from support.ports import free_port
+
 PASSWORD = "restart-test-password"
 SECRET = "restart-test-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _engine_command(config: Path) -> list[str]:
@@ -54,7 +50,7 @@ def _black_hole(port: int) -> Iterator[None]:
 
 class Engine:
     def __init__(self, data_dir: Path) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.data_dir = data_dir
         self.config = data_dir / "engine.toml"
         self.config.write_text(
@@ -130,7 +126,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 def test_add_host_interrupted_by_sigkill_resumes_after_restart(
     engine: Engine, tmp_path: Path
 ) -> None:
-    agent_port = _free_port()
+    agent_port = free_port()
     with _black_hole(agent_port):
         engine.start()
         with engine.client() as client:

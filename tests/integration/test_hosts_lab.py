@@ -4,15 +4,16 @@ in-process agents on libvirt's test driver, and an HTTP client speaking JSON."""
 from __future__ import annotations
 
 import asyncio
-import socket
+import contextlib
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import httpx
 import pytest
+from labkit import API, LOOPBACK, api_client, poll_status, seeded_engine
 
 from virtfleet.agent.config import AgentConfig
 from virtfleet.agent.hypervisor.base import HypervisorDriver
@@ -21,16 +22,12 @@ from virtfleet.agent.server import AgentServer
 from virtfleet.agent.storage import StorageOps
 from virtfleet.common.apimodel.enums import JobStatus
 from virtfleet.common.apimodel.system import Event, Job
-from virtfleet.engine.api.app import create_app
-from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import EngineContext, build_context, core_services
+from virtfleet.engine.context import EngineContext, ServiceFactory, core_services
 from virtfleet.engine.services.eventlog import EventCode
 from virtfleet.engine.services.hosts import host_services
 
 SECRET = "host lab secret"
-LOOPBACK = "127.0.0.1"
-API = "/ovirt-engine/api"
 WAIT_S = 20.0
 
 
@@ -72,6 +69,8 @@ class Agent:
 class HostLab:
     """One engine lifetime at a time on one data dir, plus the agents it manages."""
 
+    service_factories: ClassVar[tuple[ServiceFactory, ...]] = (core_services, host_services)
+
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self.agents: list[Agent] = []
@@ -96,16 +95,9 @@ class HostLab:
             host_grace_s=1.0,
             host_stats_interval_s=0.2,
         )
-        self.ctx = build_context(config, service_factories=(core_services, host_services))
-        seed_defaults(self.ctx.database, self.ctx.clock)
-        self.ctx.auth.ensure_admin("password")
+        self.ctx = seeded_engine(config, self.service_factories)
         await self.ctx.start()
-        self._http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(self.ctx)),
-            base_url="http://engine",
-            auth=("admin@internal", "password"),
-            headers={"Accept": "application/json", "Content-Type": "application/json"},
-        )
+        self._http = api_client(self.ctx)
 
     async def close(self) -> None:
         if self._http is not None:
@@ -124,6 +116,15 @@ class HostLab:
         self.agents.append(agent)
         await agent.start()
         return agent
+
+    async def up_host(self, name: str) -> tuple[Agent, str]:
+        """Start an agent and add it through the API; wait until the host is up."""
+        agent = await self.agent()
+        reply = await self.add_host(name, agent.port)
+        assert reply.status_code == 201, reply.text
+        host_id = str(reply.json()["id"])
+        await self.wait_status(host_id, "up")
+        return agent, host_id
 
     # --- API helpers ---------------------------------------------------------------------------
 
@@ -146,14 +147,7 @@ class HostLab:
     async def wait_status(
         self, host_id: str, status: str, timeout: float = WAIT_S
     ) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            host = await self.host(host_id)
-            if host.get("status") == status:
-                return host
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"host stayed {host.get('status')}, wanted {status}")
-            await asyncio.sleep(0.05)
+        return await poll_status(lambda: self.host(host_id), status, timeout, "host")
 
     async def wait_job(self, job_id: str) -> Job:
         job = await self.engine.runner.wait(job_id, WAIT_S)
@@ -179,19 +173,14 @@ class HostLab:
         return [e for e in found if host_id is None or (e.host and e.host.id == host_id)]
 
 
-def free_port() -> int:
-    """A loopback port with nothing listening on it (bound, then released)."""
-    with socket.socket() as sock:
-        sock.bind((LOOPBACK, 0))
-        port: int = sock.getsockname()[1]
-    return port
+_Lab = TypeVar("_Lab", bound=HostLab)
 
 
-@pytest.fixture(name="lab")
-async def lab_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[HostLab]:
+@contextlib.asynccontextmanager
+async def opened(lab: _Lab, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[_Lab]:
+    """The lab's engine open for the test; afterwards the engine and every agent stopped."""
     # The test driver writes one node file per host under the temp dir: keep them in tmp_path.
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    lab = HostLab(tmp_path)
+    monkeypatch.setattr(tempfile, "tempdir", str(lab.tmp_path))
     await lab.open()
     try:
         yield lab
@@ -201,12 +190,14 @@ async def lab_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
             await agent.stop()
 
 
+@pytest.fixture(name="lab")
+async def lab_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[HostLab]:
+    async with opened(HostLab(tmp_path), monkeypatch) as lab:
+        yield lab
+
+
 async def added_up(lab: HostLab, name: str) -> tuple[Agent, str]:
-    """Start an agent and add it through the API; wait until the host is up."""
-    agent = await lab.agent()
-    reply = await lab.add_host(name, agent.port)
-    assert reply.status_code == 201, reply.text
-    host_id = str(reply.json()["id"])
-    await lab.wait_status(host_id, "up")
+    """Start an agent and add it through the API; wait until the host is up and installed."""
+    agent, host_id = await lab.up_host(name)
     await lab.wait_event(host_id, EventCode.HOST_INSTALLED)
     return agent, host_id

@@ -7,8 +7,9 @@ import json
 from typing import Any
 
 from sqlalchemy import select
-from test_hosts_lab import API, SECRET, HostLab, added_up, free_port, lab_fixture  # noqa: F401
+from test_hosts_lab import API, SECRET, HostLab, added_up, lab_fixture  # noqa: F401
 
+from support.ports import free_port
 from virtfleet.common.apimodel.enums import JobStatus
 from virtfleet.engine.monitoring import host_monitor
 from virtfleet.engine.persistence import repositories as repos

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
+from labkit import API, LOOPBACK, api_client, seeded_engine
 from sqlalchemy import select
 
 from virtfleet.agent.config import AgentConfig
@@ -22,10 +23,8 @@ from virtfleet.common import pki
 from virtfleet.common.apimodel.enums import HostStatus, VmStatus
 from virtfleet.common.apimodel.system import Job
 from virtfleet.engine.agentclient import enroll_agent
-from virtfleet.engine.api.app import create_app
-from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import EngineContext, build_context, core_services
+from virtfleet.engine.context import EngineContext, core_services
 from virtfleet.engine.monitoring.connections import HOST_CONNECTIONS_KEY, HostConnections
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -33,8 +32,6 @@ from virtfleet.engine.services.base import DocumentService, ResourceService
 from virtfleet.engine.services.storage_domains import storage_services
 
 SECRET = "storage lab secret"
-LOOPBACK = "127.0.0.1"
-API = "/ovirt-engine/api"
 GIB = 1024**3
 JOB_TIMEOUT_S = 30.0
 
@@ -54,23 +51,15 @@ class Lab:
     async def open(self, connections: HostConnections | None = None) -> None:
         data_dir = self.tmp_path / "engine"
         data_dir.mkdir(exist_ok=True)
-        self.ctx = build_context(
-            EngineConfig(data_dir=data_dir),
-            service_factories=(core_services, storage_services, _plain_vms),
+        self.ctx = seeded_engine(
+            EngineConfig(data_dir=data_dir), (core_services, storage_services, _plain_vms)
         )
-        seed_defaults(self.ctx.database, self.ctx.clock)
-        self.ctx.auth.ensure_admin("password")
         self.connections = connections or HostConnections(self.pki_dir)
         self.ctx.extras[HOST_CONNECTIONS_KEY] = self.connections
         for host_id, (server, _driver) in self.agents.items():
             await self.connections.open(host_id, LOOPBACK, server.port)
         await self.ctx.start()
-        self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(self.ctx)),
-            base_url="http://engine",
-            auth=("admin@internal", "password"),
-            headers={"Accept": "application/json", "Content-Type": "application/json"},
-        )
+        self.http = api_client(self.ctx)
 
     async def close(self) -> None:
         await self.http.aclose()

@@ -2,21 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import tempfile
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
-from test_hosts_lab import API, WAIT_S, Agent, HostLab
+from labkit import API, poll_status
+from test_hosts_lab import WAIT_S, HostLab, opened
 
 from virtfleet.common.apimodel.enums import JobStatus
-from virtfleet.engine.api.app import create_app
-from virtfleet.engine.bootstrap import seed_defaults
-from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import build_context, core_services
+from virtfleet.engine.context import ServiceFactory, core_services
 from virtfleet.engine.services.hosts import host_services
 from virtfleet.engine.services.storage_domains import storage_services
 from virtfleet.engine.services.vms import vm_services
@@ -27,35 +23,12 @@ GiB = 1024**3
 class VmLab(HostLab):
     """Hosts with real agents on the test driver, monitored by the engine, plus VM helpers."""
 
-    async def open(self) -> None:
-        (self.tmp_path / "engine").mkdir(exist_ok=True)
-        config = EngineConfig(
-            data_dir=self.tmp_path / "engine",
-            host_heartbeat_interval_s=0.2,
-            host_grace_s=1.0,
-            host_stats_interval_s=0.2,
-        )
-        self.ctx = build_context(
-            config,
-            service_factories=(core_services, host_services, storage_services, vm_services),
-        )
-        seed_defaults(self.ctx.database, self.ctx.clock)
-        self.ctx.auth.ensure_admin("password")
-        await self.ctx.start()
-        self._http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(self.ctx)),
-            base_url="http://engine",
-            auth=("admin@internal", "password"),
-            headers={"Accept": "application/json", "Content-Type": "application/json"},
-        )
-
-    async def up_host(self, name: str) -> tuple[Agent, str]:
-        agent = await self.agent()
-        reply = await self.add_host(name, agent.port)
-        assert reply.status_code == 201, reply.text
-        host_id = str(reply.json()["id"])
-        await self.wait_status(host_id, "up")
-        return agent, host_id
+    service_factories: ClassVar[tuple[ServiceFactory, ...]] = (
+        core_services,
+        host_services,
+        storage_services,
+        vm_services,
+    )
 
     async def add_vm(self, name: str, memory: int = GiB, **extra: Any) -> dict[str, Any]:
         body = {"name": name, "cluster": {"name": "Default"}, "memory": memory, **extra}
@@ -82,14 +55,7 @@ class VmLab(HostLab):
         assert job.status == JobStatus.FINISHED, job
 
     async def wait_vm(self, vm_id: str, status: str, timeout: float = WAIT_S) -> dict[str, Any]:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            vm = await self.vm(vm_id)
-            if vm.get("status") == status:
-                return vm
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"VM stayed {vm.get('status')}, wanted {status}")
-            await asyncio.sleep(0.05)
+        return await poll_status(lambda: self.vm(vm_id), status, timeout, "VM")
 
     def domains(self, vm_id: str) -> dict[str, str]:
         """Where the VM's domain exists, by host uuid, with its run state."""
@@ -105,16 +71,8 @@ class VmLab(HostLab):
 
 @pytest.fixture(name="vmlab")
 async def vmlab_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[VmLab]:
-    # The test driver writes one node file per host under the temp dir: keep them in tmp_path.
-    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    lab = VmLab(tmp_path)
-    await lab.open()
-    try:
+    async with opened(VmLab(tmp_path), monkeypatch) as lab:
         yield lab
-    finally:
-        await lab.close()
-        for agent in lab.agents:
-            await agent.stop()
 
 
 __all__ = ["API", "GiB", "VmLab", "vmlab_fixture"]

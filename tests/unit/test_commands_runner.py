@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,17 +13,9 @@ from virtfleet.common.apimodel.enums import JobStatus, LogSeverity, StepEnum, St
 from virtfleet.common.clock import SystemClock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands import CommandContext, CommandDefinition, CommandRunner, Step, store
-from virtfleet.engine.persistence.database import Database, sqlite_url
-from virtfleet.engine.persistence.tables import commands, jobs, locks, metadata
+from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.persistence.tables import commands, jobs, locks
 from virtfleet.engine.services.eventlog import EventCode, EventLog
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(sqlite_url(tmp_path / "engine.db"))
-    metadata.create_all(db.engine)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

@@ -2,27 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from virtfleet.common.apimodel.enums import JobStatus, StepEnum, StepStatus
 from virtfleet.common.errors import Conflict, NotFound
 from virtfleet.engine.commands import store
-from virtfleet.engine.persistence.database import Database, sqlite_url
-from virtfleet.engine.persistence.tables import metadata
+from virtfleet.engine.persistence.database import Database
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(sqlite_url(tmp_path / "engine.db"))
-    metadata.create_all(db.engine)
-    yield db
-    db.dispose()
 
 
 def _job(

@@ -6,7 +6,6 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Connection
@@ -15,17 +14,9 @@ from virtfleet.common.apimodel.enums import LogSeverity
 from virtfleet.common.apimodel.system import Event
 from virtfleet.common.clock import ManualClock
 from virtfleet.common.errors import NotFound
-from virtfleet.engine.persistence.database import Database, sqlite_url
-from virtfleet.engine.persistence.tables import events, metadata
+from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.persistence.tables import events
 from virtfleet.engine.services.eventlog import EventCode, EventLog
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(sqlite_url(tmp_path / "engine.db"))
-    metadata.create_all(db.engine)
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

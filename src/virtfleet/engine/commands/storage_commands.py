@@ -25,7 +25,7 @@ from virtfleet.common.apimodel.enums import (
 )
 from virtfleet.common.errors import Conflict, NotFound
 from virtfleet.engine.commands.context import CommandContext
-from virtfleet.engine.commands.definition import CommandDefinition, Step
+from virtfleet.engine.commands.definition import CommandDefinition, Step, StepAction
 from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -220,16 +220,22 @@ async def _register_domain(ctx: CommandContext) -> None:
     )
 
 
-async def _back_to_maintenance(ctx: CommandContext) -> None:
-    domain_id = str(ctx.params["domain_id"])
-    await ctx.db(
-        lambda conn: set_domain_status(
-            conn,
-            domain_id,
-            StorageDomainStatus.MAINTENANCE,
-            only_from=(StorageDomainStatus.ACTIVATING,),
+def _domain_back(status: StorageDomainStatus, only_from: StorageDomainStatus) -> StepAction:
+    """An undo that returns the command's domain to ``status`` if it still is in ``only_from``."""
+
+    async def undo(ctx: CommandContext) -> None:
+        domain_id = str(ctx.params["domain_id"])
+        await ctx.db(
+            lambda conn: set_domain_status(conn, domain_id, status, only_from=(only_from,))
         )
-    )
+
+    return undo
+
+
+_back_to_maintenance = _domain_back(
+    StorageDomainStatus.MAINTENANCE, only_from=StorageDomainStatus.ACTIVATING
+)
+_unlock_domain = _domain_back(StorageDomainStatus.UNATTACHED, only_from=StorageDomainStatus.LOCKED)
 
 
 async def _connect_domain(ctx: CommandContext) -> None:
@@ -291,18 +297,6 @@ def _activation_steps() -> list[Step]:
         Step("connect", "Connecting the storage domain on the hosts", _connect_domain),
         Step("activate", "Activating the storage domain", _mark_active),
     ]
-
-
-async def _unlock_domain(ctx: CommandContext) -> None:
-    domain_id = str(ctx.params["domain_id"])
-    await ctx.db(
-        lambda conn: set_domain_status(
-            conn,
-            domain_id,
-            StorageDomainStatus.UNATTACHED,
-            only_from=(StorageDomainStatus.LOCKED,),
-        )
-    )
 
 
 async def _remove_domain_files(ctx: CommandContext) -> None:
