@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -24,7 +25,7 @@ from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
 from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.monitoring.connections import host_connections
-from virtfleet.engine.monitoring.hoststate import load_stats
+from virtfleet.engine.monitoring.hoststate import free_memory_of
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.scheduler.placement import place_vm
@@ -107,11 +108,7 @@ def _schedule_vm(conn: Connection, vm_id: str) -> dict[str, Any]:
         assert vm.cluster is not None and vm.cluster.id is not None
         cluster = repos.clusters.get(conn, vm.cluster.id)
 
-        def free_memory(host_id: str) -> int | None:
-            latest = load_stats(conn, host_id)
-            return None if latest is None else latest[0].memory_free_bytes
-
-        host_id = place_vm(conn, vm, cluster, free_memory).id
+        host_id = place_vm(conn, vm, cluster, partial(free_memory_of, conn)).id
         launching = VmStatus.WAIT_FOR_LAUNCH
     else:
         raise Conflict(f"Cannot run VM. VM {vm.name} is {vm.status or 'unknown'}.")

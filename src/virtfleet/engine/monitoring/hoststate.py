@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -80,6 +80,19 @@ def load_stats(conn: Connection, host_id: str) -> tuple[HostStats, datetime] | N
     if row is None:
         return None
     return HostStats.model_validate(row.value["stats"]), datetime.fromisoformat(row.value["time"])
+
+
+def free_memory_of(conn: Connection, host_ids: Sequence[str]) -> dict[str, int]:
+    """The free memory each host last reported, read for all of them in one query."""
+    if not host_ids:
+        return {}
+    keys = {_STATS_KEY + host_id: host_id for host_id in host_ids}
+    rows = conn.execute(
+        select(tables.settings.c.key, tables.settings.c.value).where(
+            tables.settings.c.key.in_(list(keys))
+        )
+    )
+    return {keys[row.key]: int(row.value["stats"]["memory_free_bytes"]) for row in rows}
 
 
 def forget_stats(conn: Connection, host_id: str) -> None:

@@ -7,10 +7,10 @@ the facts it needs from the database, charging VMs still launching to their chos
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, case, func, select
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import HostStatus, VmStatus
@@ -49,7 +49,8 @@ HOLDING_STATUSES = PENDING_STATUSES | {
     VmStatus.UNKNOWN,
 }
 
-FreeMemoryLookup = Callable[[str], int | None]
+# Free memory reported by each of the given hosts (hosts without a report are left out).
+FreeMemoryLookup = Callable[[Sequence[str]], Mapping[str, int]]
 
 
 @dataclass(frozen=True)
@@ -125,31 +126,44 @@ def _host_threads(host: m.Host) -> int:
 def load_candidates(
     conn: Connection, cluster_id: str, free_memory: FreeMemoryLookup, *, exclude_vm: str
 ) -> list[HostCandidate]:
-    """The cluster's up hosts with what is committed on each (``exclude_vm`` not counted)."""
+    """The cluster's up hosts with what is committed on each (``exclude_vm`` not counted).
+
+    What VMs hold is summed per host in SQL, and free memory is read for all hosts at once:
+    placement runs for every start, so its cost must not grow with hosts times VMs.
+    """
     hosts = repos.hosts.query(
         conn,
         (tables.hosts.c.cluster_id == cluster_id) & (tables.hosts.c.status == HostStatus.UP),
     )
-    placed = repos.vms.query(
-        conn,
-        tables.vms.c.host_id.in_([h.id for h in hosts])
-        & tables.vms.c.status.in_([s.value for s in HOLDING_STATUSES])
-        & (tables.vms.c.id != exclude_vm),
+    host_ids = [h.id for h in hosts if h.id is not None]
+    vms = tables.vms.c
+    memory = func.coalesce(vms.doc["memory"].as_integer(), 0)
+    pending = case((vms.status.in_([s.value for s in PENDING_STATUSES]), memory), else_=0)
+    held = conn.execute(
+        select(vms.host_id, func.sum(memory), func.sum(pending), func.count())
+        .where(
+            vms.host_id.in_(host_ids)
+            & vms.status.in_([s.value for s in HOLDING_STATUSES])
+            & (vms.id != exclude_vm)
+        )
+        .group_by(vms.host_id)
     )
+    holding = {row[0]: (int(row[1] or 0), int(row[2] or 0), int(row[3])) for row in held}
+    free = free_memory(host_ids)
     candidates = []
     for host in hosts:
         assert host.id is not None
-        mine = [vm for vm in placed if vm.host is not None and vm.host.id == host.id]
+        committed, pending_memory, running = holding.get(host.id, (0, 0, 0))
         candidates.append(
             HostCandidate(
                 id=host.id,
                 name=host.name or host.id,
                 memory_total=host.memory or 0,
                 cpu_threads=_host_threads(host),
-                committed_memory=sum(vm.memory or 0 for vm in mine),
-                pending_memory=sum(vm.memory or 0 for vm in mine if vm.status in PENDING_STATUSES),
-                running_vms=len(mine),
-                memory_free=free_memory(host.id),
+                committed_memory=committed,
+                pending_memory=pending_memory,
+                running_vms=running,
+                memory_free=free.get(host.id),
             )
         )
     return candidates
