@@ -16,7 +16,13 @@ import pydantic
 from virtfleet.common.apimodel.base import ApiObject, ApiStruct
 from virtfleet.common.errors import InvalidInput
 from virtfleet.engine.api.codec.errors import describe_validation_error
-from virtfleet.engine.api.codec.shape import ATTRIBUTES, FieldShape, scalar_to_text, shape_of
+from virtfleet.engine.api.codec.shape import (
+    FieldShape,
+    identity,
+    scalar_to_text,
+    shape_of,
+    written_fields,
+)
 from virtfleet.engine.api.codec.view import PLAIN, View
 
 T = TypeVar("T", bound=ApiStruct)
@@ -32,21 +38,15 @@ def _scalar(value: Any) -> Any:
 
 def _to_data(obj: ApiStruct, view: View, path: str, *, nested: bool) -> dict[str, Any]:
     data: dict[str, Any] = {}
-    href = view.href(obj) if isinstance(obj, ApiObject) else getattr(obj, "href", None)
+    href, identifier = identity(obj, view.href)
     if href:
         data["href"] = href
-    identity = getattr(obj, "id", None)
-    if identity is not None:
-        data["id"] = identity
+    if identifier is not None:
+        data["id"] = identifier
     if isinstance(obj, ApiObject) and nested and not view.expands(path):
         return data
-    for wire_name, shape in shape_of(type(obj)).items():
-        if wire_name in ATTRIBUTES or shape.write_only:
-            continue
-        value = getattr(obj, shape.name)
-        if value is not None:
-            sub_path = f"{path}.{wire_name}" if path else wire_name
-            data[wire_name] = _value(shape, value, view, sub_path)
+    for shape, value in written_fields(obj):
+        data[shape.wire_name] = _value(shape, value, view, path)
     links = [] if nested else view.links_of(obj)
     if links:
         data["link"] = [{"rel": rel, "href": href} for rel, href in links]
@@ -57,11 +57,12 @@ def _to_data(obj: ApiStruct, view: View, path: str, *, nested: bool) -> dict[str
     return data
 
 
-def _value(shape: FieldShape, value: Any, view: View, path: str) -> Any:
+def _value(shape: FieldShape, value: Any, view: View, parent_path: str) -> Any:
     if shape.kind == "scalar":
         return _scalar(value)
     if shape.kind == "scalar_list":
         return {shape.item_tag: [_scalar(v) for v in value]}
+    path = f"{parent_path}.{shape.wire_name}" if parent_path else shape.wire_name
     if shape.kind == "struct":
         return _to_data(value, view, path, nested=True)
     return {shape.item_tag: [_to_data(v, view, path, nested=True) for v in value]}

@@ -6,6 +6,7 @@ import enum
 import functools
 import types
 import typing
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -70,9 +71,31 @@ def shape_of(cls: type[ApiStruct]) -> dict[str, FieldShape]:
     return {s.wire_name: s for s in shapes}
 
 
-def is_reference(cls: type[ApiStruct], parent: type[ApiStruct] | None) -> bool:
-    """A nested identified object is written as a reference (id and href only)."""
-    return parent is not None and issubclass(cls, ApiObject)
+@functools.cache
+def _shapes_by_attribute(cls: type[ApiStruct]) -> dict[str, FieldShape]:
+    return {s.name: s for s in shape_of(cls).values()}
+
+
+def written_fields(obj: ApiStruct) -> Iterator[tuple[FieldShape, Any]]:
+    """The element fields an encoder writes, in declaration order: set, not secret, not id/href.
+
+    Reads the model's ``__dict__`` directly: encoders run for every object of every reply.
+    """
+    shapes = _shapes_by_attribute(type(obj))
+    for name, value in obj.__dict__.items():
+        if value is None:
+            continue
+        shape = shapes.get(name)
+        if shape is None or shape.write_only or shape.wire_name in ATTRIBUTES:
+            continue
+        yield shape, value
+
+
+def identity(obj: ApiStruct, href_of: Callable[[ApiObject], str | None]) -> tuple[Any, Any]:
+    """``href`` and ``id`` of objects, and of structs that carry an id (a vlan)."""
+    fields = obj.__dict__
+    href = href_of(obj) if isinstance(obj, ApiObject) else fields.get("href")
+    return href, fields.get("id")
 
 
 def scalar_to_text(value: Any) -> str:

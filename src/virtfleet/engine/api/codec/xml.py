@@ -12,7 +12,14 @@ from lxml import etree
 from virtfleet.common.apimodel.base import ApiObject, ApiStruct
 from virtfleet.common.errors import InvalidInput
 from virtfleet.engine.api.codec.errors import describe_validation_error
-from virtfleet.engine.api.codec.shape import ATTRIBUTES, FieldShape, scalar_to_text, shape_of
+from virtfleet.engine.api.codec.shape import (
+    ATTRIBUTES,
+    FieldShape,
+    identity,
+    scalar_to_text,
+    shape_of,
+    written_fields,
+)
 from virtfleet.engine.api.codec.view import PLAIN, View
 
 T = TypeVar("T", bound=ApiStruct)
@@ -39,36 +46,31 @@ def _append_text(parent: etree._Element, tag: str, value: Any) -> None:
 
 
 def _set_identity(element: etree._Element, obj: ApiStruct, view: View) -> None:
-    """``href`` and ``id`` are attributes, on objects and on structs that carry an id (vlan)."""
-    href = view.href(obj) if isinstance(obj, ApiObject) else getattr(obj, "href", None)
+    href, identifier = identity(obj, view.href)
     if href:
         element.set("href", xml_text(href))
-    identity = getattr(obj, "id", None)
-    if identity is not None:
-        element.set("id", xml_text(scalar_to_text(identity)))
+    if identifier is not None:
+        element.set("id", xml_text(scalar_to_text(identifier)))
 
 
 def _write_fields(element: etree._Element, obj: ApiStruct, view: View, path: str) -> None:
-    for wire_name, shape in shape_of(type(obj)).items():
-        if wire_name in ATTRIBUTES or shape.write_only:
-            continue
-        value = getattr(obj, shape.name)
-        if value is None:
-            continue
-        sub_path = f"{path}.{wire_name}" if path else wire_name
-        _write_value(element, shape, value, view, sub_path)
+    for shape, value in written_fields(obj):
+        _write_value(element, shape, value, view, path)
 
 
 def _write_value(
-    element: etree._Element, shape: FieldShape, value: Any, view: View, path: str
+    element: etree._Element, shape: FieldShape, value: Any, view: View, parent_path: str
 ) -> None:
     if shape.kind == "scalar":
         _append_text(element, shape.wire_name, value)
-    elif shape.kind == "scalar_list":
+        return
+    if shape.kind == "scalar_list":
         wrapper = etree.SubElement(element, shape.wire_name)
         for item in value:
             _append_text(wrapper, shape.item_tag, item)
-    elif shape.kind == "struct":
+        return
+    path = f"{parent_path}.{shape.wire_name}" if parent_path else shape.wire_name
+    if shape.kind == "struct":
         element.append(_element(shape.wire_name, value, view, path, nested=True))
     else:
         wrapper = etree.SubElement(element, shape.wire_name)
