@@ -25,10 +25,11 @@ from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
 from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.monitoring.connections import host_connections
+from virtfleet.engine.monitoring.hostmonitor import HOST_MONITOR_KEY
 from virtfleet.engine.monitoring.hoststate import free_memory_of
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.scheduler.placement import place_vm
+from virtfleet.engine.scheduler.placement import FreeMemoryLookup, place_vm
 from virtfleet.engine.services.auth import ADMIN_NAME, INTERNAL_DOMAIN
 from virtfleet.engine.services.base import Options, Scope
 from virtfleet.engine.services.eventlog import EventCode
@@ -88,7 +89,7 @@ def _name(data: Mapping[str, Any]) -> str:
 # --- start ---------------------------------------------------------------------------------------
 
 
-def _schedule_vm(conn: Connection, vm_id: str) -> dict[str, Any]:
+def _schedule_vm(conn: Connection, vm_id: str, services: Any = None) -> dict[str, Any]:
     """Choose the host and swap the VM from down (or suspended) to launching on it."""
     vm = repos.vms.get(conn, vm_id)
     version = repos.vms.version_of(conn, vm_id)
@@ -108,7 +109,7 @@ def _schedule_vm(conn: Connection, vm_id: str) -> dict[str, Any]:
         assert vm.cluster is not None and vm.cluster.id is not None
         cluster = repos.clusters.get(conn, vm.cluster.id)
 
-        host_id = place_vm(conn, vm, cluster, partial(free_memory_of, conn)).id
+        host_id = place_vm(conn, vm, cluster, _free_memory_lookup(conn, services)).id
         launching = VmStatus.WAIT_FOR_LAUNCH
     else:
         raise Conflict(f"Cannot run VM. VM {vm.name} is {vm.status or 'unknown'}.")
@@ -123,7 +124,15 @@ def _schedule_vm(conn: Connection, vm_id: str) -> dict[str, Any]:
 
 async def _schedule(ctx: CommandContext) -> None:
     vm_id = _vm_id(ctx)
-    ctx.data.update(await ctx.db(lambda conn: _schedule_vm(conn, vm_id)))
+    ctx.data.update(await ctx.db(lambda conn: _schedule_vm(conn, vm_id, ctx.services)))
+
+
+def _free_memory_lookup(conn: Connection, services: Any) -> FreeMemoryLookup:
+    """Free memory from the host monitor's latest reports when it runs, else the database."""
+    monitor = None if services is None else services.extras.get(HOST_MONITOR_KEY)
+    if monitor is None:
+        return partial(free_memory_of, conn)
+    return partial(monitor.free_memory, conn)
 
 
 async def _unschedule(ctx: CommandContext) -> None:

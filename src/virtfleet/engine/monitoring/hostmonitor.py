@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -29,7 +29,12 @@ from virtfleet.common.protocol import (
 )
 from virtfleet.engine.commands.context import run_in_transaction
 from virtfleet.engine.monitoring.connections import HostConnections
-from virtfleet.engine.monitoring.hoststate import MONITORED, change_status, save_stats
+from virtfleet.engine.monitoring.hoststate import (
+    MONITORED,
+    change_status,
+    free_memory_of,
+    save_stats,
+)
 from virtfleet.engine.monitoring.vmsink import vm_state_sink
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.services.eventlog import EventCode
@@ -176,6 +181,19 @@ class HostMonitor:
 
     def latest_stats(self, host_id: str) -> StatsSample | None:
         return self._stats.get(host_id)
+
+    def free_memory(self, conn: Connection, host_ids: Sequence[str]) -> dict[str, int]:
+        """Free memory per host from the reports held in memory; the database for the rest
+        (hosts that have not reported since the engine started)."""
+        found: dict[str, int] = {}
+        missing = []
+        for host_id in host_ids:
+            sample = self._stats.get(host_id)
+            if sample is None:
+                missing.append(host_id)
+            else:
+                found[host_id] = sample.stats.memory_free_bytes
+        return found | free_memory_of(conn, missing)
 
     def watching(self, host_id: str) -> bool:
         return host_id in self._watches
