@@ -71,3 +71,26 @@ async def test_a_vm_added_with_an_inline_disk_is_locked_until_the_disk_exists(
     assert [(d.path, d.format, d.bootable) for d in spec.disks] == [(expected, "qcow2", True)]
     await vmlab.run_action(vm["id"], "start")
     await vmlab.wait_vm(vm["id"], "up")
+
+
+async def test_vms_are_found_by_the_storage_domain_of_their_disks(vmlab: VmLab) -> None:
+    await vmlab.up_host("h1")
+    domain = await _active_domain(vmlab)
+    disk = {
+        "alias": "vm1_disk",
+        "format": "cow",
+        "provisioned_size": GiB,
+        "storage_domains": {"storage_domain": [{"id": domain["id"]}]},
+    }
+    attachments = {"disk_attachment": [{"bootable": True, "interface": "virtio", "disk": disk}]}
+    with_disk = await vmlab.add_vm("vm1", disk_attachments=attachments)
+    await vmlab.add_vm("vm2")
+    await vmlab.wait_vm(with_disk["id"], "down")
+
+    async def names(search: str) -> list[str]:
+        found = (await vmlab.http.get(f"{API}/vms", params={"search": search})).json()
+        return [vm["name"] for vm in found.get("vm", [])]
+
+    assert await names("Storage.name=data1") == ["vm1"]
+    assert await names("storage=nothing-here") == []
+    assert await names("cluster.name=Default and name=vm*") == ["vm1", "vm2"]

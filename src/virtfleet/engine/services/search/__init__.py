@@ -12,6 +12,7 @@ from virtfleet.engine.services.search.ast import (
 from virtfleet.engine.services.search.parser import MAX_LENGTH, parse_search, render
 from virtfleet.engine.services.search.sql import (
     FieldResolver,
+    aliases,
     compile_condition,
     compile_sort,
     datetime_field,
@@ -31,6 +32,7 @@ __all__ = [
     "Or",
     "SearchQuery",
     "Sort",
+    "aliases",
     "compile_condition",
     "compile_sort",
     "datetime_field",

@@ -210,6 +210,11 @@ def related_field(
     return resolve
 
 
+def aliases(names: Iterable[str], resolver: FieldResolver) -> dict[str, FieldResolver]:
+    """One field under the several names oVirt accepts (``cluster``, ``cluster.name``...)."""
+    return dict.fromkeys(names, resolver)
+
+
 def _lookup(mapping: Mapping[str, _T], name: str, what: str) -> _T:
     found = {key.lower(): item for key, item in mapping.items()}.get(name.lower())
     if found is None:
