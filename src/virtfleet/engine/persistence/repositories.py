@@ -14,6 +14,14 @@ def _first_storage_domain(disk: Any) -> Any:
     return domains[0].id if domains else None
 
 
+def _cpu_threads(host: Any) -> int | None:
+    """A host's hardware threads; None while its topology is unknown."""
+    topology = host.cpu.topology if host.cpu is not None else None
+    if topology is None:
+        return None
+    return (topology.sockets or 1) * (topology.cores or 1) * (topology.threads or 1)
+
+
 def _first_data_center(domain: Any) -> Any:
     if domain.data_center is not None:
         return domain.data_center.id
@@ -31,6 +39,8 @@ hosts = DocumentRepository(
         "address": attr("address"),
         "port": attr("port"),
         "host_uuid": attr("hardware_information.uuid"),
+        "memory": attr("memory"),
+        "cpu_threads": _cpu_threads,
     },
 )
 storage_domains = DocumentRepository(
@@ -47,7 +57,12 @@ templates = DocumentRepository(tables.templates, m.Template, {"cluster_id": ref_
 vms = DocumentRepository(
     tables.vms,
     m.Vm,
-    {"cluster_id": ref_id("cluster"), "template_id": ref_id("template"), "host_id": ref_id("host")},
+    {
+        "cluster_id": ref_id("cluster"),
+        "template_id": ref_id("template"),
+        "host_id": ref_id("host"),
+        "memory": attr("memory"),
+    },
     what="VM",
 )
 disks = DocumentRepository(

@@ -71,6 +71,9 @@ hosts = _document_table(
     Column("address", String(255), nullable=False),
     Column("port", Integer, nullable=False),
     Column("host_uuid", String(36), nullable=True),
+    # capacity the scheduler reads for every placement, so it needs no document parsing
+    Column("memory", BigInteger, nullable=True),
+    Column("cpu_threads", Integer, nullable=True),
     UniqueConstraint("name"),
 )
 storage_domains = _document_table(
@@ -95,6 +98,7 @@ vms = _document_table(
     _ref("cluster_id", "clusters", nullable=False),
     _ref("template_id", "templates"),
     _ref("host_id", "hosts"),
+    Column("memory", BigInteger, nullable=True),
     UniqueConstraint("name"),
 )
 disks = _document_table(

@@ -9,9 +9,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Connection, case, cast, func, select
+from sqlalchemy import Connection, case, func, select
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import HostStatus, VmStatus
@@ -116,18 +115,6 @@ def vm_request(vm: m.Vm) -> VmRequest:
     return VmRequest(id=vm.id, name=vm.name or vm.id, memory=vm.memory or 0, vcpus=vcpus)
 
 
-def _bytes(element: Any) -> ColumnElement[int]:
-    """A byte count inside a JSON document; 64-bit (``as_integer`` is 32-bit on PostgreSQL)."""
-    return cast(element.as_string(), BigInteger)
-
-
-def _threads(sockets: int | None, cores: int | None, threads: int | None) -> int:
-    """A host's hardware threads; 0 while its topology is unknown."""
-    if sockets is None and cores is None and threads is None:
-        return 0
-    return (sockets or 1) * (cores or 1) * (threads or 1)
-
-
 def load_candidates(
     conn: Connection, cluster_id: str, free_memory: FreeMemoryLookup, *, exclude_vm: str
 ) -> list[HostCandidate]:
@@ -136,18 +123,15 @@ def load_candidates(
     What VMs hold is summed per host in SQL, and free memory is read for all hosts at once:
     placement runs for every start, so its cost must not grow with hosts times VMs.
     """
-    doc = tables.hosts.c.doc
-    topology = [
-        doc[("cpu", "topology", part)].as_integer() for part in ("sockets", "cores", "threads")
-    ]
+    columns = tables.hosts.c
     hosts = conn.execute(
-        select(tables.hosts.c.id, tables.hosts.c.name, _bytes(doc["memory"]), *topology)
-        .where((tables.hosts.c.cluster_id == cluster_id) & (tables.hosts.c.status == HostStatus.UP))
-        .order_by(tables.hosts.c.name)
+        select(columns.id, columns.name, columns.memory, columns.cpu_threads)
+        .where((columns.cluster_id == cluster_id) & (columns.status == HostStatus.UP))
+        .order_by(columns.name)
     ).all()
     host_ids = [h.id for h in hosts]
     vms = tables.vms.c
-    memory = func.coalesce(_bytes(vms.doc["memory"]), 0)
+    memory = func.coalesce(vms.memory, 0)
     pending = case((vms.status.in_([s.value for s in PENDING_STATUSES]), memory), else_=0)
     held = conn.execute(
         select(vms.host_id, func.sum(memory), func.sum(pending), func.count())
@@ -161,14 +145,14 @@ def load_candidates(
     holding = {row[0]: (int(row[1] or 0), int(row[2] or 0), int(row[3])) for row in held}
     free = free_memory(host_ids)
     candidates = []
-    for host_id, name, memory_total, sockets, cores, threads in hosts:
+    for host_id, name, memory_total, cpu_threads in hosts:
         committed, pending_memory, running = holding.get(host_id, (0, 0, 0))
         candidates.append(
             HostCandidate(
                 id=host_id,
                 name=name or host_id,
                 memory_total=memory_total or 0,
-                cpu_threads=_threads(sockets, cores, threads),
+                cpu_threads=cpu_threads or 0,
                 committed_memory=committed,
                 pending_memory=pending_memory,
                 running_vms=running,

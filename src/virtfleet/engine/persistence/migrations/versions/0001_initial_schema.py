@@ -2,13 +2,14 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 12:58:01.372670
+Create Date: 2026-11-26 13:53:36.177528
 """
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
+
 
 revision = "0001"
 down_revision = None
@@ -278,6 +279,8 @@ def upgrade() -> None:
         sa.Column("address", sa.String(length=255), nullable=False),
         sa.Column("port", sa.Integer(), nullable=False),
         sa.Column("host_uuid", sa.String(length=36), nullable=True),
+        sa.Column("memory", sa.BigInteger(), nullable=True),
+        sa.Column("cpu_threads", sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(
             ["cluster_id"], ["clusters.id"], name=op.f("fk_hosts_cluster_id_clusters")
         ),
@@ -357,6 +360,7 @@ def upgrade() -> None:
         sa.Column("cluster_id", sa.String(length=36), nullable=False),
         sa.Column("template_id", sa.String(length=36), nullable=True),
         sa.Column("host_id", sa.String(length=36), nullable=True),
+        sa.Column("memory", sa.BigInteger(), nullable=True),
         sa.ForeignKeyConstraint(
             ["cluster_id"], ["clusters.id"], name=op.f("fk_vms_cluster_id_clusters")
         ),
