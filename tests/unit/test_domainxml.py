@@ -9,17 +9,19 @@ import os
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from virtfleet.agent.hypervisor.libvirt.domainxml import build_domain
 from virtfleet.common.errors import InvalidInput
-from virtfleet.common.protocol import DiskSpec, NicSpec, VmSpec
+from virtfleet.common.protocol import DiskSpec, GraphicsSpec, NicSpec, VmSpec
 
 GOLDEN = Path(__file__).parent.parent / "data" / "domainxml"
 VM_ID = "6f1a1b0e-3c3e-4b8e-9a57-2f4c8a9d0e11"
 GIB = 1024**3
+TICKET_END = datetime(2030, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 SPECS: dict[str, tuple[VmSpec, str]] = {
     "minimal-test": (VmSpec(id=VM_ID, name="tiny", memory_bytes=GIB // 4), "test"),
@@ -55,6 +57,71 @@ SPECS: dict[str, tuple[VmSpec, str]] = {
                 DiskSpec(path="/images/data.raw", format="raw", bus="sata"),
                 DiskSpec(path="/images/iso.raw", format="raw", bus="ide", readonly=True),
             ],
+        ),
+        "qemu",
+    ),
+    "i440fx-bios-minimal-kvm": (
+        VmSpec(id=VM_ID, name="small", memory_bytes=GIB, machine="pc", memballoon=False),
+        "kvm",
+    ),
+    "q35-uefi-secureboot-tpm-qemu": (
+        VmSpec(
+            id=VM_ID,
+            name="secure",
+            memory_bytes=2 * GIB,
+            cpu_cores=2,
+            machine="q35",
+            firmware="uefi",
+            secure_boot=True,
+            tpm=True,
+            cpu_type="Secure Intel Skylake Client Family",
+            disks=[DiskSpec(path="/rhev/data/sd/images/img/top-volume", bootable=True)],
+            watchdog_action="reset",
+        ),
+        "qemu",
+    ),
+    "windows-2019-kvm": (
+        VmSpec(
+            id=VM_ID,
+            name="win-01",
+            memory_bytes=8 * GIB,
+            cpu_sockets=2,
+            cpu_cores=4,
+            machine="q35",
+            os_type="windows_2019x64",
+            firmware="uefi",
+            cpu_type="AMD EPYC",
+            disks=[DiskSpec(path="/images/win.qcow2", bus="sata")],
+            graphics=[GraphicsSpec(type="spice", password="s3cret", password_valid_to=TICKET_END)],
+        ),
+        "kvm",
+    ),
+    "bridge-nics-vnc-kvm": (
+        VmSpec(
+            id=VM_ID,
+            name="router",
+            memory_bytes=GIB,
+            machine="q35",
+            nics=[
+                NicSpec(mac="56:6f:00:00:00:0a", network="ovirtmgmt"),
+                NicSpec(mac="56:6f:00:00:00:0b", network="default", kind="network"),
+                NicSpec(mac="56:6f:00:00:00:0c", network="", kind="user", model="e1000"),
+            ],
+            graphics=[GraphicsSpec(type="vnc", password="ab12cd34", password_valid_to=TICKET_END)],
+        ),
+        "kvm",
+    ),
+    "kernel-boot-serial-log-qemu": (
+        VmSpec(
+            id=VM_ID,
+            name="tiny-guest",
+            memory_bytes=GIB // 4,
+            machine="q35",
+            kernel="/boot/vmlinuz-6.1.0-56-amd64",
+            initrd="/var/lib/virtfleet/tiny/initrd.gz",
+            cmdline="console=ttyS0 quiet",
+            disks=[DiskSpec(path="/var/lib/virtfleet/tiny/vm1.qcow2")],
+            serial_log_path="/var/log/virtfleet/vm1.log",
         ),
         "qemu",
     ),

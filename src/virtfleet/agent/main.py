@@ -34,7 +34,7 @@ async def running_agent(config: AgentConfig) -> AsyncIterator[AgentServer]:
     from virtfleet.agent.storage.ops import StorageOps
 
     identity = AgentIdentity.load_or_create(config.data_dir)
-    driver = open_driver(config.driver_uri, host_uuid=identity.host_uuid)
+    driver = open_driver(config.driver_uri, host_uuid=identity.host_uuid, data_dir=config.data_dir)
     await asyncio.to_thread(driver.open)
     try:
         server = AgentServer(config, driver, StorageOps(), identity=identity)

@@ -20,6 +20,7 @@ from virtfleet.cli.commands import (
     job,
     login,
     storage,
+    testbed,
     vm,
 )
 from virtfleet.cli.output import OutputFormat
@@ -52,6 +53,7 @@ app.add_typer(datacenter.app, name="datacenter")
 app.add_typer(storage.app, name="storage")
 app.add_typer(event.app, name="event")
 app.add_typer(job.app, name="job")
+app.add_typer(testbed.app, name="testbed")
 app.command("login")(login.login)
 app.command("logout")(login.logout)
 

@@ -9,6 +9,7 @@ mutual TLS (see ``virtfleet.common.rpc``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from typing import Generic, TypeVar
 
@@ -71,6 +72,11 @@ class HostCapabilities(Wire):
     memory_bytes: int
     libvirt_version: str
     agent_version: str
+    cluster_cpu_types: list[str] = Field(default_factory=list)
+    """oVirt cluster CPU type names whose CPU model this host can run."""
+    uefi: bool = False
+    secure_boot: bool = False
+    tpm: bool = False
 
 
 class HostStats(Wire):
@@ -112,9 +118,21 @@ class DiskSpec(Wire):
 
 
 class NicSpec(Wire):
+    """A vNIC; ``network`` names the host bridge, the libvirt network, or nothing for ``user``."""
+
     mac: str
     network: str
     model: str = "virtio"
+    kind: str = "bridge"
+
+
+class GraphicsSpec(Wire):
+    """A remote display; the password is a ticket that stops working at ``password_valid_to``."""
+
+    type: str = "vnc"
+    listen: str = "0.0.0.0"
+    password: str | None = None
+    password_valid_to: datetime | None = None
 
 
 class VmSpec(Wire):
@@ -131,6 +149,20 @@ class VmSpec(Wire):
     boot_devices: list[str] = Field(default_factory=lambda: ["hd"])
     disks: list[DiskSpec] = Field(default_factory=list)
     nics: list[NicSpec] = Field(default_factory=list)
+    firmware: str = "bios"
+    """``bios`` (SeaBIOS) or ``uefi`` (OVMF)."""
+    secure_boot: bool = False
+    tpm: bool = False
+    cpu_type: str | None = None
+    """The cluster's CPU type name (oVirt's, e.g. "Secure Intel Skylake Client Family")."""
+    graphics: list[GraphicsSpec] = Field(default_factory=list)
+    serial_log_path: str | None = None
+    watchdog_action: str | None = None
+    """With an action (reset, poweroff, pause, dump, none) the VM gets an i6300esb watchdog."""
+    memballoon: bool = True
+    kernel: str | None = None
+    initrd: str | None = None
+    cmdline: str | None = None
 
 
 class VmRef(Wire):

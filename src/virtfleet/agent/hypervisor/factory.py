@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from virtfleet.agent.hypervisor.base import HypervisorDriver
 from virtfleet.agent.hypervisor.libvirt import LibvirtDriver
+from virtfleet.agent.hypervisor.libvirt.kvmprobe import KvmProbe
 from virtfleet.agent.hypervisor.testdriver import default_node_path, write_node_file
 
 _SHARED_TEST_PATHS = {"", "/", "/default"}
 
 
-def open_driver(uri: str, *, host_uuid: str) -> HypervisorDriver:
+def open_driver(
+    uri: str, *, host_uuid: str, data_dir: Path | None = None, probe: KvmProbe | None = None
+) -> HypervisorDriver:
     """An unopened driver for ``uri``; the caller calls ``open()``.
 
     ``test:///default`` is one state shared by the whole process, so it becomes a private node
-    file per ``host_uuid``; a ``test:///path/to/node.xml`` URI is used as it is.
+    file per ``host_uuid``; a ``test:///path/to/node.xml`` URI is used as it is. A local libvirt
+    runs guests under KVM only when a probe guest booted under it (answer cached in ``data_dir``);
+    a remote one is not this machine's to probe, so its guests get TCG.
     """
     parts = urlsplit(uri)
     if parts.scheme != "test":
-        return LibvirtDriver(uri)
+        if parts.netloc:
+            return LibvirtDriver(uri)
+        probe = probe or KvmProbe(data_dir)
+        return LibvirtDriver(uri, domain_type=probe.domain_type())
     if parts.path in _SHARED_TEST_PATHS:
         uri = write_node_file(default_node_path(host_uuid))
     return LibvirtDriver(uri, host_uuid=host_uuid)

@@ -6,29 +6,42 @@ Each class renders itself with ``xml.etree``; ``build_domain`` maps a ``VmSpec``
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from virtfleet.common.errors import InvalidInput
-from virtfleet.common.protocol import DiskSpec, NicSpec, VmSpec
+from virtfleet.common.protocol import DiskSpec, GraphicsSpec, NicSpec, VmSpec
+
+from .cpumodels import Cpu, CpuTopology, cluster_cpu_type
+from .devices import (
+    LOCKED_PASSWORD,
+    LOCKED_VALID_TO,
+    Controller,
+    Devices,
+    Disk,
+    Graphics,
+    Interface,
+    MemBalloon,
+    Serial,
+    SpiceAgentChannel,
+    Tpm,
+    Video,
+    Watchdog,
+    console,
+)
+from .firmware import OVMF_DIR, uefi_files
+from .guestplatform import Clock, Features, SysInfo, is_windows
+from .osboot import KernelBoot, OsBoot
+from .xmlbase import XmlElement, text_element
 
 _KIB = 1024
 _DISK_PREFIX = {"virtio": "vd", "scsi": "sd", "sata": "sd", "ide": "hd"}
 _BOOT_DEVICES = {"hd", "cdrom", "network", "fd"}
-
-
-class XmlElement(ABC):
-    """Something that renders as one XML element."""
-
-    @abstractmethod
-    def element(self) -> ET.Element:
-        """The element for this object, with its children."""
-
-
-def _text(tag: str, text: str, **attrib: str) -> ET.Element:
-    node = ET.Element(tag, attrib)
-    node.text = text
-    return node
+_FIRMWARES = {"bios", "uefi"}
+_NIC_KINDS = {"bridge", "network", "user"}
+_GRAPHICS = {"vnc": "vga", "spice": "qxl"}
+_WATCHDOG_ACTIONS = {"reset", "shutdown", "poweroff", "pause", "dump", "none", "inject-nmi"}
+_Q35 = "q35"
 
 
 @dataclass(frozen=True)
@@ -37,7 +50,7 @@ class Memory(XmlElement):
     tag: str = "memory"
 
     def element(self) -> ET.Element:
-        return _text(self.tag, str(self.size_bytes // _KIB), unit="KiB")
+        return text_element(self.tag, str(self.size_bytes // _KIB), unit="KiB")
 
 
 @dataclass(frozen=True)
@@ -45,50 +58,7 @@ class Vcpu(XmlElement):
     count: int
 
     def element(self) -> ET.Element:
-        return _text("vcpu", str(self.count), placement="static")
-
-
-@dataclass(frozen=True)
-class CpuTopology(XmlElement):
-    sockets: int
-    cores: int
-    threads: int
-
-    def element(self) -> ET.Element:
-        cpu = ET.Element("cpu")
-        ET.SubElement(
-            cpu,
-            "topology",
-            sockets=str(self.sockets),
-            cores=str(self.cores),
-            threads=str(self.threads),
-        )
-        return cpu
-
-
-@dataclass(frozen=True)
-class OsBoot(XmlElement):
-    arch: str
-    machine: str
-    boot_devices: tuple[str, ...]
-
-    def element(self) -> ET.Element:
-        os_node = ET.Element("os")
-        os_node.append(_text("type", "hvm", arch=self.arch, machine=self.machine))
-        for dev in self.boot_devices:
-            ET.SubElement(os_node, "boot", dev=dev)
-        return os_node
-
-
-@dataclass(frozen=True)
-class Features(XmlElement):
-    names: tuple[str, ...] = ("acpi", "apic")
-
-    def element(self) -> ET.Element:
-        node = ET.Element("features")
-        for name in self.names:
-            ET.SubElement(node, name)
-        return node
+        return text_element("vcpu", str(self.count), placement="static")
 
 
 @dataclass(frozen=True)
@@ -99,80 +69,7 @@ class LifecycleAction(XmlElement):
     action: str
 
     def element(self) -> ET.Element:
-        return _text(f"on_{self.event}", self.action)
-
-
-@dataclass(frozen=True)
-class Disk(XmlElement):
-    path: str
-    format: str
-    bus: str
-    target: str
-    readonly: bool = False
-
-    def element(self) -> ET.Element:
-        disk = ET.Element("disk", type="file", device="disk")
-        ET.SubElement(disk, "driver", name="qemu", type=self.format, cache="none")
-        ET.SubElement(disk, "source", file=self.path)
-        ET.SubElement(disk, "target", dev=self.target, bus=self.bus)
-        if self.readonly:
-            ET.SubElement(disk, "readonly")
-        return disk
-
-
-@dataclass(frozen=True)
-class Controller(XmlElement):
-    type: str
-    model: str
-
-    def element(self) -> ET.Element:
-        return ET.Element("controller", type=self.type, model=self.model)
-
-
-@dataclass(frozen=True)
-class Interface(XmlElement):
-    """A vNIC on the host bridge named after its logical network, as oVirt hosts have."""
-
-    mac: str
-    bridge: str
-    model: str
-
-    def element(self) -> ET.Element:
-        nic = ET.Element("interface", type="bridge")
-        ET.SubElement(nic, "mac", address=self.mac)
-        ET.SubElement(nic, "source", bridge=self.bridge)
-        ET.SubElement(nic, "model", type=self.model)
-        return nic
-
-
-@dataclass(frozen=True)
-class Serial(XmlElement):
-    port: int = 0
-
-    def element(self) -> ET.Element:
-        serial = ET.Element("serial", type="pty")
-        ET.SubElement(serial, "target", port=str(self.port))
-        return serial
-
-
-@dataclass(frozen=True)
-class Console(XmlElement):
-    port: int = 0
-
-    def element(self) -> ET.Element:
-        console = ET.Element("console", type="pty")
-        ET.SubElement(console, "target", type="serial", port=str(self.port))
-        return console
-
-
-@dataclass(frozen=True)
-class Devices(XmlElement):
-    items: tuple[XmlElement, ...]
-
-    def element(self) -> ET.Element:
-        node = ET.Element("devices")
-        node.extend(item.element() for item in self.items)
-        return node
+        return text_element(f"on_{self.event}", self.action)
 
 
 @dataclass(frozen=True)
@@ -182,10 +79,12 @@ class Domain(XmlElement):
     uuid: str
     memory: Memory
     vcpu: Vcpu
-    cpu: CpuTopology
+    cpu: Cpu
     os: OsBoot
     devices: Devices
     features: Features = field(default_factory=Features)
+    clock: Clock = field(default_factory=Clock)
+    sysinfo: SysInfo | None = None
     actions: tuple[LifecycleAction, ...] = (
         LifecycleAction("poweroff", "destroy"),
         LifecycleAction("reboot", "restart"),
@@ -194,14 +93,17 @@ class Domain(XmlElement):
 
     def element(self) -> ET.Element:
         node = ET.Element("domain", type=self.type)
-        node.append(_text("name", self.name))
-        node.append(_text("uuid", self.uuid))
+        node.append(text_element("name", self.name))
+        node.append(text_element("uuid", self.uuid))
         node.append(self.memory.element())
         node.append(Memory(self.memory.size_bytes, tag="currentMemory").element())
         node.append(self.vcpu.element())
-        node.append(self.cpu.element())
+        if self.sysinfo is not None:
+            node.append(self.sysinfo.element())
         node.append(self.os.element())
         node.append(self.features.element())
+        node.append(self.cpu.element())
+        node.append(self.clock.element())
         node.extend(action.element() for action in self.actions)
         node.append(self.devices.element())
         return node
@@ -233,25 +135,98 @@ def _disks(specs: list[DiskSpec]) -> list[XmlElement]:
 
 
 def _interfaces(specs: list[NicSpec]) -> list[XmlElement]:
-    return [Interface(nic.mac, nic.network, nic.model) for nic in specs]
+    nics: list[XmlElement] = []
+    for nic in specs:
+        if nic.kind not in _NIC_KINDS:
+            raise InvalidInput(f"unknown NIC kind {nic.kind!r}")
+        source = "" if nic.kind == "user" else nic.network
+        nics.append(Interface(nic.mac, nic.model, nic.kind, source))
+    return nics
 
 
-def build_domain(spec: VmSpec, domain_type: str, arch: str = "x86_64") -> Domain:
-    """The domain for ``spec``: UUID is the VM id and name the VM name, as in oVirt."""
+def _graphics(specs: list[GraphicsSpec]) -> list[XmlElement]:
+    """Displays plus the one video card they show; a display without a ticket starts locked."""
+    items: list[XmlElement] = []
+    for spec in specs:
+        if spec.type not in _GRAPHICS:
+            raise InvalidInput(f"unknown graphics type {spec.type!r}")
+        if spec.password is None:
+            items.append(Graphics(spec.type, spec.listen, LOCKED_PASSWORD, LOCKED_VALID_TO))
+        else:
+            items.append(Graphics(spec.type, spec.listen, spec.password, spec.password_valid_to))
+    if specs:
+        kinds = {spec.type for spec in specs}
+        items.append(Video(_GRAPHICS["spice" if "spice" in kinds else "vnc"]))
+        if "spice" in kinds:
+            items.append(SpiceAgentChannel())
+    return items
+
+
+def _devices(spec: VmSpec, domain_type: str) -> Devices:
+    items = [*_disks(spec.disks), *_interfaces(spec.nics)]
+    items += [Serial(spec.serial_log_path), console(spec.serial_log_path)]
+    items += _graphics(spec.graphics)
+    if spec.tpm:
+        items.append(Tpm("tpm-crb" if spec.machine.startswith(_Q35) else "tpm-tis"))
+    if spec.watchdog_action is not None:
+        if spec.watchdog_action not in _WATCHDOG_ACTIONS:
+            raise InvalidInput(f"unknown watchdog action {spec.watchdog_action!r}")
+        items.append(Watchdog(spec.watchdog_action))
+    # The test driver's balloon reports canned figures, not what the simulated VM was given.
+    if spec.memballoon and domain_type != "test":
+        items.append(MemBalloon())
+    return Devices(tuple(items))
+
+
+def _os(spec: VmSpec, arch: str, ovmf_dir: Path) -> OsBoot:
+    if spec.firmware not in _FIRMWARES:
+        raise InvalidInput(f"unknown firmware {spec.firmware!r}; use bios or uefi")
+    if spec.secure_boot and spec.firmware != "uefi":
+        raise InvalidInput("Secure Boot needs UEFI firmware")
+    if spec.secure_boot and not spec.machine.startswith(_Q35):
+        raise InvalidInput("Secure Boot needs the q35 machine type (SMM)")
+    if spec.kernel is None and (spec.initrd is not None or spec.cmdline is not None):
+        raise InvalidInput("an initrd or kernel command line needs a kernel")
+    uefi = None
+    if spec.firmware == "uefi":
+        uefi = uefi_files(secure_boot=spec.secure_boot, directory=ovmf_dir)
+    kernel = None if spec.kernel is None else KernelBoot(spec.kernel, spec.initrd, spec.cmdline)
+    return OsBoot(
+        arch,
+        spec.machine,
+        tuple(spec.boot_devices),
+        uefi=uefi,
+        kernel=kernel,
+        smbios=is_windows(spec.os_type),
+    )
+
+
+def build_domain(
+    spec: VmSpec, domain_type: str, arch: str = "x86_64", *, ovmf_dir: Path = OVMF_DIR
+) -> Domain:
+    """The domain for ``spec``: UUID is the VM id and name the VM name, as in oVirt.
+
+    Hyper-V enlightenments need KVM, so a Windows guest on TCG (``qemu``) goes without them.
+    """
     unknown = set(spec.boot_devices) - _BOOT_DEVICES
     if unknown:
         raise InvalidInput(f"unknown boot devices: {', '.join(sorted(unknown))}")
     if spec.memory_bytes < _KIB:
         raise InvalidInput("memory_bytes must be at least 1 KiB")
-    vcpus = spec.cpu_sockets * spec.cpu_cores * spec.cpu_threads
-    items = [*_disks(spec.disks), *_interfaces(spec.nics), Serial(), Console()]
+    topology = CpuTopology(spec.cpu_sockets, spec.cpu_cores, spec.cpu_threads)
+    cluster_type = None if spec.cpu_type is None else cluster_cpu_type(spec.cpu_type)
+    windows = is_windows(spec.os_type)
+    enlightened = windows and domain_type != "qemu"
     return Domain(
         type=domain_type,
         name=spec.name,
         uuid=spec.id,
         memory=Memory(spec.memory_bytes),
-        vcpu=Vcpu(vcpus),
-        cpu=CpuTopology(spec.cpu_sockets, spec.cpu_cores, spec.cpu_threads),
-        os=OsBoot(arch, spec.machine, tuple(spec.boot_devices)),
-        devices=Devices(tuple(items)),
+        vcpu=Vcpu(topology.vcpus),
+        cpu=Cpu(topology, cluster_type),
+        os=_os(spec, arch, ovmf_dir),
+        devices=_devices(spec, domain_type),
+        features=Features(smm=spec.secure_boot, hyperv=enlightened),
+        clock=Clock(localtime=windows, hypervclock=enlightened),
+        sysinfo=SysInfo(spec.id) if windows else None,
     )

@@ -30,7 +30,10 @@ from virtfleet.common.protocol import (
 )
 
 from .connection import libvirt_errors, open_connection
+from .cpumodels import CLUSTER_CPU_TYPES, cluster_cpu_type
 from .domainxml import build_domain
+from .firmware import check_installed, uefi_files
+from .hostcheck import GuestSupport, can_run, guest_support
 from .states import domain_run_state, event_run_state
 from .stats import (
     CpuSplit,
@@ -154,6 +157,7 @@ class LibvirtDriver(HypervisorDriver):
         if not host_uuid:
             raise AgentError(f"libvirt at {self._uri} reports no host UUID; configure one")
         model, memory_mib, _cpus, _mhz, nodes, sockets, cores, threads = info
+        support = self._guest_support(conn)
         return HostCapabilities(
             protocol_version=PROTOCOL_VERSION,
             host_uuid=host_uuid,
@@ -167,7 +171,17 @@ class LibvirtDriver(HypervisorDriver):
             memory_bytes=memory_mib * _MIB,
             libvirt_version=_libvirt_version(lib_version),
             agent_version=_agent_version(),
+            cluster_cpu_types=support.cluster_cpu_types,
+            uefi=support.uefi,
+            secure_boot=support.secure_boot,
+            tpm=support.tpm,
         )
+
+    def _guest_support(self, conn: Any) -> GuestSupport:
+        """Simulated hosts run every CPU type and firmware; real ones say what QEMU can do."""
+        if is_test_uri(self._uri):
+            return GuestSupport(list(CLUSTER_CPU_TYPES), uefi=True, secure_boot=True, tpm=True)
+        return guest_support(conn, self._guest_arch(), self._domain_type)
 
     def _hypervisor(self) -> Hypervisor:
         if is_test_uri(self._uri):
@@ -225,8 +239,11 @@ class LibvirtDriver(HypervisorDriver):
 
     def create_vm(self, spec: VmSpec) -> VmState:
         _require_uuid(spec.id)
-        xml = build_domain(spec, self._domain_type, self._guest_arch()).to_xml()
+        arch = self._guest_arch()
+        xml = build_domain(spec, self._domain_type, arch).to_xml()
         conn = self._connection()
+        if not is_test_uri(self._uri):
+            self._check_host_runs(conn, spec, arch)
         with self._vm_lock(spec.id), libvirt_errors(f"starting VM {spec.id}"):
             existing = self._find(spec.id)
             if existing is not None and existing.isActive():
@@ -235,14 +252,14 @@ class LibvirtDriver(HypervisorDriver):
             if namesake is not None and namesake.UUIDString() != spec.id:
                 raise Conflict(f"another VM named {spec.name!r} exists on this host")
             if existing is not None and existing.name() != spec.name:
-                existing.undefine()
+                self._undefine(existing)
                 existing = None
             dom = conn.defineXML(xml)
             try:
                 dom.create()
             except libvirt.libvirtError:
                 if existing is None:
-                    dom.undefine()
+                    self._undefine(dom)
                 raise
             log.info("VM started vm_id=%s name=%s", spec.id, spec.name)
             return self._state(dom)
@@ -252,7 +269,7 @@ class LibvirtDriver(HypervisorDriver):
             dom = self._lookup(vm_id)
             if dom.isActive():
                 dom.destroy()
-            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+            self._undefine(dom)
         log.info("VM destroyed vm_id=%s", vm_id)
         return VmState(vm_id=vm_id, state=VmRunState.DOWN, reason="destroyed")
 
@@ -270,7 +287,7 @@ class LibvirtDriver(HypervisorDriver):
                         reason=f"guest did not stop within {timeout_s:g} s",
                     )
                 time.sleep(_SHUTDOWN_POLL_S)
-            dom.undefineFlags(libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE)
+            self._undefine(dom)
         log.info("VM shut down vm_id=%s", vm_id)
         return VmState(vm_id=vm_id, state=VmRunState.DOWN, reason="shutdown")
 
@@ -375,6 +392,24 @@ class LibvirtDriver(HypervisorDriver):
                 log.exception("VM state subscriber failed vm_id=%s", state.vm_id)
 
     # --- helpers ---------------------------------------------------------------------------
+
+    def _check_host_runs(self, conn: Any, spec: VmSpec, arch: str) -> None:
+        """Refuse a VM this host cannot run before libvirt half-starts it."""
+        if spec.firmware == "uefi":
+            check_installed(uefi_files(secure_boot=spec.secure_boot))
+        if spec.cpu_type is not None:
+            wanted = cluster_cpu_type(spec.cpu_type)
+            with libvirt_errors("comparing CPU models"):
+                runs = can_run(conn, wanted, arch, self._domain_type)
+            if not runs:
+                raise Conflict(f"this host's CPU cannot run cluster CPU type {wanted.name!r}")
+
+    def _undefine(self, dom: Any) -> None:
+        """Undefine with its saved state; the UEFI variables go too (the test driver has none)."""
+        flags = libvirt.VIR_DOMAIN_UNDEFINE_MANAGED_SAVE
+        if not is_test_uri(self._uri):
+            flags |= libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
+        dom.undefineFlags(flags)
 
     @contextmanager
     def _vm_lock(self, vm_id: str) -> Iterator[None]:

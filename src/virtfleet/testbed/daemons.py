@@ -1,0 +1,76 @@
+"""Each host's own libvirtd and virtlogd, started in a private mount namespace."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import time
+from pathlib import Path
+
+from virtfleet.testbed.plan import (
+    LIBVIRT_BINDS,
+    LIBVIRT_TCP_PORT,
+    HostPlan,
+    daemon_script,
+    libvirtd_conf_extra,
+    qemu_conf_extra,
+)
+from virtfleet.testbed.proc import TestbedError, run
+from virtfleet.testbed.processes import read_pidfile
+
+SYSTEM_LIBVIRT_ETC = Path("/etc/libvirt")
+START_TIMEOUT = 30.0
+
+
+def ensure_mount_points() -> None:
+    """Bind targets must exist in the root namespace, or the bind fails and a host's libvirtd
+    writes into the root's directories instead."""
+    for _, target in LIBVIRT_BINDS:
+        Path(target).mkdir(parents=True, exist_ok=True)
+
+
+def prepare_host_dirs(host: HostPlan, etc_source: Path = SYSTEM_LIBVIRT_ETC) -> None:
+    """The host's own libvirt directories, with a config copied from the system's and amended."""
+    for src, _ in LIBVIRT_BINDS:
+        if src != "etc":
+            (host.dir / src).mkdir(parents=True, exist_ok=True)
+    etc = host.dir / "etc"
+    shutil.copytree(etc_source, etc, symlinks=True)
+    # Objects defined on the machine's own libvirt must not appear on (or autostart in) every host.
+    for pattern in ("qemu/*.xml", "qemu/autostart/*", "qemu/networks/autostart/*"):
+        for path in etc.glob(pattern):
+            path.unlink()
+    with (etc / "libvirtd.conf").open("a") as conf:
+        conf.write(libvirtd_conf_extra(host))
+    with (etc / "qemu.conf").open("a") as conf:
+        conf.write(qemu_conf_extra(host))
+
+
+def start_daemons(host: HostPlan) -> tuple[int, int]:
+    """Start virtlogd and libvirtd inside the host's namespaces; return (libvirtd, virtlogd) PIDs
+    once libvirtd accepts TCP connections on the host's address."""
+    enter = ["ip", "netns", "exec", host.netns, "unshare", "-m", "--propagation", "private"]
+    run(
+        [*enter, "sh", "-c", daemon_script(host)],
+        timeout=START_TIMEOUT,
+        what=f"starting libvirtd and virtlogd of {host.name}",
+    )
+    libvirtd = read_pidfile(host.libvirtd_pidfile)
+    virtlogd = read_pidfile(host.virtlogd_pidfile)
+    if libvirtd is None or virtlogd is None:
+        raise TestbedError(f"{host.name}: libvirtd or virtlogd wrote no pidfile in {host.dir}")
+    wait_listening(host.address, LIBVIRT_TCP_PORT, timeout=START_TIMEOUT)
+    return libvirtd, virtlogd
+
+
+def wait_listening(address: str, port: int, *, timeout: float) -> None:
+    """Wait until something accepts TCP connections on address:port (reachable over the bridge)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((address, port), timeout=1.0):
+                return
+        except OSError as exc:
+            if time.monotonic() >= deadline:
+                raise TestbedError(f"nothing listens on {address}:{port}: {exc}") from exc
+            time.sleep(0.1)

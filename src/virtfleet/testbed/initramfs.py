@@ -1,0 +1,118 @@
+"""The tiny guest's initramfs: static busybox, an /init script and the virtio/ext4 modules."""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+from pathlib import Path
+
+from virtfleet.testbed import cpio
+from virtfleet.testbed.proc import TestbedError, run
+
+# The Debian kernel builds these as modules; this order (with each one's dependencies first)
+# loads the virtio disk, ext4 and virtio network drivers.
+GUEST_MODULES: tuple[str, ...] = (
+    "virtio_ring",
+    "virtio",
+    "virtio_pci_modern_dev",
+    "virtio_pci_legacy_dev",
+    "virtio_pci",
+    "virtio_blk",
+    "crc16",
+    "mbcache",
+    "jbd2",
+    "crc32c_generic",
+    "ext4",
+    "failover",
+    "net_failover",
+    "virtio_net",
+)
+UP_MARKER = "VIRTFLEET-GUEST-UP"
+SYNCED_MARKER = "VIRTFLEET-DATA-SYNCED"
+NO_DISK_MARKER = "VIRTFLEET-NO-DISK"
+DATA_FILE = "data.txt"
+BOOT_COUNT_FILE = "boot-count"
+
+INIT_SCRIPT = f"""#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m 2>/dev/null; done
+echo {UP_MARKER}
+i=0
+while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+if [ -b /dev/vda ] && mount -t ext4 /dev/vda /mnt; then
+  grep '^DATA:' /mnt/{DATA_FILE}
+  n=$(cat /mnt/{BOOT_COUNT_FILE} 2>/dev/null || echo 0)
+  n=$((n+1))
+  echo $n > /mnt/{BOOT_COUNT_FILE}
+  echo "DATA: boot $n" >> /mnt/{DATA_FILE}
+  sync
+  echo "BOOT $n"
+  echo {SYNCED_MARKER}
+else
+  echo {NO_DISK_MARKER}
+fi
+n=0
+while true; do echo "TICK $n"; n=$((n+1)); sleep 1; done
+"""
+
+
+def resolve_modules(kernel_version: str, names: tuple[str, ...] = GUEST_MODULES) -> list[Path]:
+    """Module files to load, dependencies first, each once (built-in ones need no file)."""
+    out = run(["modprobe", "--show-depends", "-S", kernel_version, "-a", *names])
+    return module_load_order(out)
+
+
+def module_load_order(show_depends: str) -> list[Path]:
+    """Parse `modprobe --show-depends` output into a duplicate-free load order."""
+    seen: list[Path] = []
+    for line in show_depends.splitlines():
+        words = line.split()
+        if len(words) >= 2 and words[0] == "insmod":
+            path = Path(words[1])
+            if path not in seen:
+                seen.append(path)
+    return seen
+
+
+def module_bytes(path: Path) -> bytes:
+    """The uncompressed module, since busybox insmod may not read compressed ones."""
+    raw = path.read_bytes()
+    if path.suffix == ".xz":
+        return lzma.decompress(raw)
+    if path.suffix == ".gz":
+        return gzip.decompress(raw)
+    if path.suffix == ".zst":
+        raise TestbedError(f"zstd-compressed module {path} is not supported")
+    return raw
+
+
+def _module_name(path: Path) -> str:
+    name = path.name
+    for suffix in (".xz", ".gz", ".zst"):
+        name = name.removesuffix(suffix)
+    return name
+
+
+def build_initramfs(busybox: Path, modules: list[Path]) -> bytes:
+    """The gzip-compressed newc archive the kernel boots with /init from."""
+    names = [_module_name(m) for m in modules]
+    entries = [
+        cpio.directory(d) for d in ("bin", "dev", "proc", "sys", "mnt", "lib", "lib/modules")
+    ]
+    entries += [
+        cpio.char_device("dev/console", 5, 1),
+        cpio.char_device("dev/null", 1, 3, 0o666),
+        cpio.regular("bin/busybox", busybox.read_bytes(), 0o755),
+        cpio.symlink("bin/sh", "busybox"),
+        cpio.regular("init", INIT_SCRIPT.encode(), 0o755),
+        cpio.regular("lib/modules/load-order", ("\n".join(names) + "\n").encode()),
+    ]
+    entries += [
+        cpio.regular(f"lib/modules/{name}", module_bytes(path))
+        for name, path in zip(names, modules, strict=True)
+    ]
+    return gzip.compress(cpio.pack(entries), compresslevel=6, mtime=0)
