@@ -11,8 +11,10 @@ up: setup
 check: setup
 	./scripts/check
 
-# Lint and unit tests, the whole suite on SQLite, then the integration suite on PostgreSQL.
+# Lint and unit tests, the whole suite on SQLite, the integration suite on PostgreSQL, then the
+# end-to-end tests on real QEMU (they need root: namespaces and libvirtd; they skip otherwise).
 test: setup
 	./scripts/check
 	.venv/bin/pytest -q -p no:cacheprovider tests/integration tests/contract
 	./scripts/with-postgres .venv/bin/pytest -q -p no:cacheprovider tests/integration tests/unit/test_search_sql.py
+	.venv/bin/pytest -q -p no:cacheprovider tests/e2e
