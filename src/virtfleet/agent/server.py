@@ -35,6 +35,9 @@ from virtfleet.common.errors import Conflict, InvalidInput, NotAuthenticated, Vi
 
 log = logging.getLogger(__name__)
 
+# How long a stopping agent waits for its connections to close before it aborts them.
+STOP_GRACE_S = 5.0
+
 _NOTIFICATION_BACKLOG = 10_000
 _STATS_TIMEOUT_S = 30.0
 _REPLY_GRACE_S = 10.0
@@ -115,12 +118,24 @@ class AgentServer:
             task.cancel()
         await asyncio.gather(*self._background, return_exceptions=True)
         if self._server is not None:
-            self._server.close()
-            await self._server.wait_closed()
+            await self._close_listener(self._server)
             self._server = None
         self._engine = None
 
     # --- listener --------------------------------------------------------------------------
+
+    @staticmethod
+    async def _close_listener(server: Server) -> None:
+        """Close politely, but never wait forever on a peer that does not answer the close."""
+        server.close()
+        try:
+            await asyncio.wait_for(server.wait_closed(), STOP_GRACE_S)
+        except TimeoutError:
+            log.warning("connections did not close in time; aborting them")
+            for connection in list(server.connections):
+                connection.transport.abort()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(server.wait_closed(), STOP_GRACE_S)
 
     def _ssl_context(self) -> ssl.SSLContext:
         ident = self._identity
