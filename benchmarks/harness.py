@@ -92,43 +92,14 @@ def live_engine(
     data_dir = data_dir or Path(tempfile.mkdtemp(prefix="vf-bench-"))
     password = password or secrets.token_urlsafe(12)
     port, agent_port = free_port(), free_port_run(simulate + 1)
-    env = {**os.environ, "VIRTFLEET_ADMIN_PASSWORD": password}
-    log = open(data_dir / "up.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [
-            *_console_script(),
-            "up",
-            "--data-dir",
-            str(data_dir),
-            "--port",
-            str(port),
-            "--agent-port",
-            str(agent_port),
-            "--simulate",
-            str(simulate),
-        ],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    engine = LiveEngine(
-        f"https://localhost:{port}/ovirt-engine/api",
-        data_dir / "engine" / "pki" / "ca.crt",
-        password,
-        data_dir,
-        process,
-    )
+    argv = [
+        *("up", "--data-dir", str(data_dir), "--port", str(port)),
+        *("--agent-port", str(agent_port), "--simulate", str(simulate)),
+    ]
     try:
-        _wait_healthy(engine)
-        yield engine
+        with _serving(argv, data_dir / "up.log", port, data_dir, password) as engine:
+            yield engine
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
         if own_dir:
             shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -185,27 +156,33 @@ def engine_process(data_dir: Path, **settings: float | str) -> Iterator[LiveEngi
     port = free_port()
     config = write_engine_config(data_dir, port, **settings)
     password = secrets.token_urlsafe(12)
-    env = {**os.environ, "VIRTFLEET_ADMIN_PASSWORD": password}
-    log = open(data_dir / "engine.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen(
-        [*_console_script(), "engine", "--config", str(config)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    engine = LiveEngine(
-        f"https://localhost:{port}/ovirt-engine/api",
-        data_dir / "engine" / "pki" / "ca.crt",
-        password,
-        data_dir,
-        process,
-    )
-    try:
-        _wait_healthy(engine)
+    argv = ["engine", "--config", str(config)]
+    with _serving(argv, data_dir / "engine.log", port, data_dir, password) as engine:
         yield engine
-    finally:
-        stop_process(process)
-        log.close()
+
+
+@contextmanager
+def _serving(
+    argv: list[str], log_path: Path, port: int, data_dir: Path, password: str
+) -> Iterator[LiveEngine]:
+    """Run ``virtfleet <argv>`` until the block ends; healthy before it yields, stopped by PID."""
+    env = {**os.environ, "VIRTFLEET_ADMIN_PASSWORD": password}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [*_console_script(), *argv], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+        engine = LiveEngine(
+            f"https://localhost:{port}/ovirt-engine/api",
+            data_dir / "engine" / "pki" / "ca.crt",
+            password,
+            data_dir,
+            process,
+        )
+        try:
+            _wait_healthy(engine)
+            yield engine
+        finally:
+            stop_process(process)
 
 
 def stop_process(process: subprocess.Popen[Any], timeout: float = 30.0) -> None:

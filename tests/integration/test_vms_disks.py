@@ -24,6 +24,17 @@ async def _wait(vmlab: VmLab, path: str, status: str) -> dict[str, Any]:
     raise AssertionError(f"{path} never became {status}")
 
 
+def _one_new_disk(domain: dict[str, Any]) -> dict[str, Any]:
+    """An inline disk_attachment creating a 1 GiB thin disk on ``domain``."""
+    disk = {
+        "alias": "vm1_disk",
+        "format": "cow",
+        "provisioned_size": GiB,
+        "storage_domains": {"storage_domain": [{"id": domain["id"]}]},
+    }
+    return {"disk_attachment": [{"bootable": True, "interface": "virtio", "disk": disk}]}
+
+
 async def _active_domain(vmlab: VmLab) -> dict[str, Any]:
     where = vmlab.tmp_path / "storage"
     where.mkdir()
@@ -51,13 +62,7 @@ async def test_a_vm_added_with_an_inline_disk_is_locked_until_the_disk_exists(
 ) -> None:
     await vmlab.up_host("h1")
     domain = await _active_domain(vmlab)
-    disk = {
-        "alias": "vm1_disk",
-        "format": "cow",
-        "provisioned_size": GiB,
-        "storage_domains": {"storage_domain": [{"id": domain["id"]}]},
-    }
-    attachments = {"disk_attachment": [{"bootable": True, "interface": "virtio", "disk": disk}]}
+    attachments = _one_new_disk(domain)
     vm = await vmlab.add_vm("vm1", disk_attachments=attachments)
     assert vm["status"] == "image_locked"
     await vmlab.wait_vm(vm["id"], "down")
@@ -76,13 +81,7 @@ async def test_a_vm_added_with_an_inline_disk_is_locked_until_the_disk_exists(
 async def test_vms_are_found_by_the_storage_domain_of_their_disks(vmlab: VmLab) -> None:
     await vmlab.up_host("h1")
     domain = await _active_domain(vmlab)
-    disk = {
-        "alias": "vm1_disk",
-        "format": "cow",
-        "provisioned_size": GiB,
-        "storage_domains": {"storage_domain": [{"id": domain["id"]}]},
-    }
-    attachments = {"disk_attachment": [{"bootable": True, "interface": "virtio", "disk": disk}]}
+    attachments = _one_new_disk(domain)
     with_disk = await vmlab.add_vm("vm1", disk_attachments=attachments)
     await vmlab.add_vm("vm2")
     await vmlab.wait_vm(with_disk["id"], "down")
