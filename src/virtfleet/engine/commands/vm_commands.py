@@ -178,6 +178,24 @@ def disk_specs(conn: Connection, vm_id: str) -> list[p.DiskSpec]:
     return specs
 
 
+def console_log_path(conn: Connection, vm_id: str) -> str | None:
+    """The guest's serial console log on its boot disk's storage domain (shared by every host),
+    so the console stays readable wherever the VM runs; None without a disk."""
+    attachments = repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id)
+    ordered = sorted(attachments, key=lambda a: not a.bootable)
+    for attachment in ordered:
+        if attachment.active is False or attachment.disk is None or attachment.disk.id is None:
+            continue
+        domains = repos.disks.get(conn, attachment.disk.id).storage_domains or []
+        if not domains or domains[0].id is None:
+            continue
+        domain = repos.storage_domains.get(conn, domains[0].id)
+        path = domain.storage.path if domain.storage is not None else None
+        if path:
+            return f"{path}/{domain.id}/consoles/{vm_id}.log"
+    return None
+
+
 def nic_specs(conn: Connection, vm_id: str) -> list[p.NicSpec]:
     """Plugged NICs, each on the bridge of its vNIC profile's network (none: not connected)."""
     specs = []
@@ -208,6 +226,7 @@ def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
     vm = repos.vms.get(conn, vm_id)
     topology = vm.cpu.topology if vm.cpu is not None else None
     boot = vm.os.boot.devices if vm.os is not None and vm.os.boot is not None else None
+    kernel_boot = vm.os or m.OperatingSystem()
     return p.VmSpec(
         id=vm_id,
         name=vm.name or vm_id,
@@ -220,6 +239,10 @@ def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
         boot_devices=[device.value for device in boot] if boot else ["hd"],
         disks=disk_specs(conn, vm_id),
         nics=nic_specs(conn, vm_id),
+        serial_log_path=console_log_path(conn, vm_id),
+        kernel=kernel_boot.kernel or None,
+        initrd=kernel_boot.initrd or None,
+        cmdline=kernel_boot.cmdline or None,
     )
 
 
