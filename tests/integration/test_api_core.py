@@ -162,3 +162,23 @@ def test_the_openapi_description_lists_the_generated_routes(client: TestClient) 
     document = client.get(f"{API}/openapi.json").json()
     assert f"{API}/datacenters/{{id}}" in document["paths"]
     assert "DataCenter" in document["components"]["schemas"]
+
+
+def test_events_page_newest_first(client: TestClient) -> None:
+    for index in range(5):
+        reply = client.post(
+            f"{API}/events",
+            headers=JSON,
+            json={"description": f"note {index}", "origin": "test", "custom_id": index},
+        )
+        assert reply.status_code == 201, reply.text
+    notes = {"search": "message=note*", "max": "2"}
+    first = client.get(f"{API}/events", params=notes, headers=JSON).json()["event"]
+    second = client.get(
+        f"{API}/events", params={**notes, "search": "message=note* page 2"}, headers=JSON
+    ).json()["event"]
+    assert [e["description"] for e in first] == ["note 4", "note 3"]
+    assert [e["description"] for e in second] == ["note 2", "note 1"]
+    newest = int(first[0]["id"])
+    after = client.get(f"{API}/events", params={"from": str(newest - 2)}, headers=JSON).json()
+    assert [e["description"] for e in after["event"]] == ["note 4", "note 3"]

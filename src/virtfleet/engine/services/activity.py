@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_
+from sqlalchemy import ColumnElement
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import JobStatus, LogSeverity
@@ -76,18 +76,8 @@ class EventService(ResourceService):
                 from_id = int(query.from_id)
             except ValueError:
                 raise InvalidInput(f"'from' must be an event id, not '{query.from_id}'") from None
-        if offset:
-            assert limit is not None
-            older = _E.c.id <= self._newest_id() - offset
-            where = older if where is None else and_(where, older)
         with self.db.read() as conn:
-            return self.eventlog.list(conn, max=limit, from_id=from_id, where=where)
-
-    def _newest_id(self) -> int:
-        from sqlalchemy import func, select
-
-        with self.db.read() as conn:
-            return int(conn.execute(select(func.coalesce(func.max(_E.c.id), 0))).scalar_one())
+            return self.eventlog.list(conn, max=limit, from_id=from_id, where=where, offset=offset)
 
     def get(self, scope: Scope, object_id: str) -> m.Event:
         with self.db.read() as conn:

@@ -182,6 +182,7 @@ class EventLog:
         max: int | None = None,
         from_id: int | None = None,
         where: ColumnElement[bool] | None = None,
+        offset: int = 0,
     ) -> builtins.list[Event]:
         """Events newest first; ``from_id`` keeps only those after it (oVirt's ``from``)."""
         statement = select(events)
@@ -192,6 +193,8 @@ class EventLog:
         statement = statement.order_by(events.c.id.desc())
         if max is not None:
             statement = statement.limit(max)
+        if offset:
+            statement = statement.offset(offset)
         return [_to_event(row._asdict()) for row in conn.execute(statement)]
 
     def get(self, conn: Connection, event_id: int | str) -> Event:
