@@ -29,7 +29,7 @@ from virtfleet.common.clock import Clock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands import store
 from virtfleet.engine.commands.context import CommandContext, run_in_transaction
-from virtfleet.engine.commands.definition import CommandDefinition
+from virtfleet.engine.commands.definition import CommandDefinition, Step
 from virtfleet.engine.commands.revert import Reverter, describe_error
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.eventlog import EventCode, EventLog
@@ -245,29 +245,24 @@ class CommandRunner:
     async def _execute(
         self, ctx: CommandContext, definition: CommandDefinition, first: int
     ) -> None:
-        for number in range(first, len(definition.steps)):
-            step = definition.steps[number]
-            await self._db(
-                partial(
-                    store.start_step,
-                    job_id=ctx.job_id,
-                    number=number,
-                    description=step.description,
-                    type=step.type,
-                    now=self.clock.now(),
-                )
-            )
+        steps = definition.steps
+        await self._db(
+            partial(_start_step, ctx=ctx, steps=steps, number=first, now=self.clock.now())
+        )
+        for number in range(first, len(steps)):
             try:
-                await step.run(ctx)
+                await steps[number].run(ctx)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 await self._fail(ctx, definition, number, exc)
                 return
+            # one transaction ends this step and starts the next: half the bookkeeping writes
             await self._db(
                 partial(
                     _complete_step,
                     ctx=ctx,
+                    steps=steps,
                     number=number,
                     data=dict(ctx.data),
                     now=self.clock.now(),
@@ -418,12 +413,30 @@ def _set_state(conn: Connection, *, command_id: str, state: str, error: str, now
     store.update_command(conn, command_id, now=now, state=state, error=error)
 
 
+def _start_step(
+    conn: Connection, *, ctx: CommandContext, steps: Sequence[Step], number: int, now: datetime
+) -> None:
+    step = steps[number]
+    store.start_step(
+        conn, ctx.job_id, number, description=step.description, type=step.type, now=now
+    )
+
+
 def _complete_step(
-    conn: Connection, *, ctx: CommandContext, number: int, data: dict[str, Any], now: datetime
+    conn: Connection,
+    *,
+    ctx: CommandContext,
+    steps: Sequence[Step],
+    number: int,
+    data: dict[str, Any],
+    now: datetime,
 ) -> None:
     store.end_step(conn, ctx.job_id, number, status=StepStatus.FINISHED, now=now)
     store.update_command(conn, ctx.command_id, now=now, next_step=number + 1, data=data)
-    store.touch_job(conn, ctx.job_id, now=now)
+    if number + 1 < len(steps):
+        _start_step(conn, ctx=ctx, steps=steps, number=number + 1, now=now)  # touches the job
+    else:
+        store.touch_job(conn, ctx.job_id, now=now)
 
 
 def _mark_failing(
