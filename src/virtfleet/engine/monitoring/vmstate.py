@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import LogSeverity, VmStatus
@@ -202,11 +202,21 @@ class VmStateTracker:
         )
 
     def _confirm_started(self, conn: Connection, host_id: str, running: list[VmState]) -> None:
-        """Statistics from a host prove its VMs run: a VM still powering up there is up."""
-        for state in running:
-            vm = repos.vms.find(conn, state.vm_id)
-            if vm is not None and host_of(vm) == host_id and vm.status in _STARTING:
-                self._apply(conn, host_id, state)
+        """Statistics from a host prove its VMs run: a VM still powering up there is up.
+
+        Only the host's VMs that are still starting are read (every report lists every VM the
+        host runs, so reading each of those would cost the whole fleet every stats interval).
+        """
+        starting = conn.execute(
+            select(tables.vms.c.id).where(
+                (tables.vms.c.host_id == host_id)
+                & tables.vms.c.status.in_([status.value for status in _STARTING])
+            )
+        ).scalars()
+        reported = {state.vm_id: state for state in running}
+        for vm_id in starting:
+            if vm_id in reported:
+                self._apply(conn, host_id, reported[vm_id])
 
     def _reconcile(self, conn: Connection, host_id: str, states: list[VmState]) -> None:
         """Align the engine with the host's full VM list (sent when monitoring connects)."""
