@@ -86,8 +86,9 @@ async def test_a_wrong_secret_fails_the_install(lab: HostLab) -> None:
     host_id = reply.json()["id"]
     host = await lab.wait_status(host_id, "install_failed")
     assert "wrong enrollment secret" in host["status_detail"]
-    failures = [e for e in lab.events(host_id) if e.code == EventCode.HOST_INSTALL_FAILED]
-    assert failures and "wrong enrollment secret" in (failures[0].description or "")
+    # the job's failure event follows the status change once the command has ended
+    failure = await lab.wait_event(host_id, EventCode.HOST_INSTALL_FAILED)
+    assert "wrong enrollment secret" in (failure.description or "")
 
 
 async def test_nothing_listening_fails_the_install_with_connection_refused(lab: HostLab) -> None:
@@ -95,9 +96,8 @@ async def test_nothing_listening_fails_the_install_with_connection_refused(lab: 
     reply = await lab.add_host("h1", port)
     host_id = reply.json()["id"]
     await lab.wait_status(host_id, "install_failed")
-    failures = [e for e in lab.events(host_id) if e.code == EventCode.HOST_INSTALL_FAILED]
-    assert failures
-    assert f"Connection refused to 127.0.0.1:{port}" in (failures[0].description or "")
+    failure = await lab.wait_event(host_id, EventCode.HOST_INSTALL_FAILED)
+    assert f"Connection refused to 127.0.0.1:{port}" in (failure.description or "")
 
 
 async def test_a_duplicate_name_is_refused_and_nothing_is_inserted(lab: HostLab) -> None:

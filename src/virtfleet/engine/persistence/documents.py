@@ -60,6 +60,9 @@ def attr(path: str) -> Extractor:
 class DocumentRepository(Generic[T]):
     """Rows of one document table as objects of one API type.
 
+    A constraint violation becomes Conflict and ends the caller's transaction: no savepoint is
+    taken per write (they cost as much as the write), so callers never continue after one.
+
     ``columns`` maps each extra column to the way its value is derived from the object, so the
     searchable columns can never disagree with the document.
     """
@@ -155,8 +158,7 @@ class DocumentRepository(Generic[T]):
         values = self._values(obj) | extra
         values.update(id=obj.id, version=1, created_at=datetime.now(UTC))
         try:
-            with conn.begin_nested():
-                conn.execute(insert(self.table).values(**values))
+            conn.execute(insert(self.table).values(**values))
         except IntegrityError:
             raise Conflict(
                 f"A {self.what} named '{obj.name}' already exists, or it refers to an object "
@@ -179,8 +181,7 @@ class DocumentRepository(Generic[T]):
         values = self._values(obj) | extra
         values["version"] = self.table.c.version + 1
         try:
-            with conn.begin_nested():
-                result = conn.execute(statement.values(**values))
+            result = conn.execute(statement.values(**values))
         except IntegrityError:
             raise Conflict(f"A {self.what} named '{obj.name}' already exists") from None
         if result.rowcount != 1:
@@ -196,8 +197,7 @@ class DocumentRepository(Generic[T]):
 
     def delete(self, conn: Connection, object_id: str) -> None:
         try:
-            with conn.begin_nested():
-                result = conn.execute(delete(self.table).where(self.table.c.id == object_id))
+            result = conn.execute(delete(self.table).where(self.table.c.id == object_id))
         except IntegrityError:
             raise Conflict(
                 f"The {self.what} with id '{object_id}' is still used by other objects"
