@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from test_hosts_lab import API, HostLab, added_up, lab_fixture  # noqa: F401
 
 from virtfleet.engine.monitoring import host_monitor
@@ -22,8 +24,16 @@ async def test_a_restarted_agent_brings_its_host_back_up(lab: HostLab) -> None:
     await lab.wait_status(host_id, "non_responsive", timeout=10)
     await agent.start()
     await lab.wait_status(host_id, "up", timeout=10)
-    back = [e for e in lab.events(host_id) if e.code == EventCode.HOST_UP]
-    assert any("responding again" in (e.description or "") for e in back)
+
+    def responding_again() -> bool:
+        back = [e for e in lab.events(host_id) if e.code == EventCode.HOST_UP]
+        return any("responding again" in (e.description or "") for e in back)
+
+    for _ in range(100):
+        if responding_again():
+            break
+        await asyncio.sleep(0.05)
+    assert responding_again()
 
 
 async def test_other_hosts_stay_up_while_one_is_silent(lab: HostLab) -> None:
