@@ -11,6 +11,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -244,6 +245,9 @@ class LibvirtDriver(HypervisorDriver):
         conn = self._connection()
         if not is_test_uri(self._uri):
             self._check_host_runs(conn, spec, arch)
+            if spec.serial_log_path:
+                # QEMU creates the log file but not its directory (consoles/ on shared storage)
+                Path(spec.serial_log_path).parent.mkdir(parents=True, exist_ok=True)
         with self._vm_lock(spec.id), libvirt_errors(f"starting VM {spec.id}"):
             existing = self._find(spec.id)
             if existing is not None and existing.isActive():
