@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from typing import Any
 
 import ovirtsdk4 as sdk
 import ovirtsdk4.types as types
@@ -106,13 +107,19 @@ def test_vm_starts_on_a_fleet_host_and_stops(
     assert stopped.host is None
 
 
-def test_running_vm_cannot_be_removed(
-    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
-) -> None:
+def _running_vm(system: sdk.services.SystemService, vm_factory: VmFactory) -> Any:
+    """A new VM, started and seen ``up``; its service."""
     vm = vm_factory.add_down()
     vm_service = system.vms_service().vm_service(vm.id)
     vm_service.start()
     wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+    return vm_service
+
+
+def test_running_vm_cannot_be_removed(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm_service = _running_vm(system, vm_factory)
 
     with pytest.raises(sdk.Error) as raised:
         vm_service.remove()
@@ -123,10 +130,7 @@ def test_running_vm_cannot_be_removed(
 def test_starting_a_running_vm_is_refused(
     system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
 ) -> None:
-    vm = vm_factory.add_down()
-    vm_service = system.vms_service().vm_service(vm.id)
-    vm_service.start()
-    wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+    vm_service = _running_vm(system, vm_factory)
 
     with pytest.raises(sdk.Error) as raised:
         vm_service.start()
