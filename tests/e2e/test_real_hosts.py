@@ -26,6 +26,7 @@ from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.context import EngineContext, build_context, default_service_factories
 from virtfleet.engine.services.eventlog import EventCode
 from virtfleet.testbed import GuestImage, Testbed, TestbedError, TestbedHost, build_guest_image
+from virtfleet.testbed.daemons import wait_listening
 from virtfleet.testbed.image import find_kernel
 from virtfleet.testbed.initramfs import SYNCED_MARKER, UP_MARKER
 from virtfleet.testbed.namespaces import netns_pids
@@ -57,7 +58,8 @@ API = "/ovirt-engine/api"
 ADMIN_PASSWORD = "password"
 SECRET = "real hosts secret"
 MiB = 1024**2
-HOST_UP_S = 90.0  # an agent's first start probes KVM for up to 10 s
+HOST_UP_S = 60.0
+AGENT_LISTEN_S = 90.0  # an agent's first start probes KVM for up to 10 s before it listens
 JOB_S = 60.0
 GUEST_S = 90.0  # TCG boot of the tiny guest: about 8 s here, much more on a loaded machine
 CRASH_REPORT_S = 30.0
@@ -140,6 +142,22 @@ def _start_agents(bed: Testbed) -> dict[str, subprocess.Popen[bytes]]:
     return agents
 
 
+def _wait_agents_listening(bed: Testbed, agents: dict[str, subprocess.Popen[bytes]]) -> None:
+    """Adding a host whose agent does not listen yet fails its install, as it should; wait first."""
+    deadline = time.monotonic() + AGENT_LISTEN_S
+    for host in bed.hosts:
+        log_file = bed.base_dir / "agents" / host.name / "agent.log"
+        while True:
+            try:
+                wait_listening(host.address, DEFAULT_AGENT_PORT, timeout=1.0)
+                break
+            except TestbedError:
+                proc = agents[host.name]
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    tail = log_file.read_text(errors="replace")[-4000:]
+                    pytest.fail(f"agent of {host.name} is not listening; its log:\n{tail}")
+
+
 def _stop_agents(agents: dict[str, subprocess.Popen[bytes]]) -> None:
     for proc in agents.values():
         if proc.poll() is None:
@@ -188,6 +206,11 @@ def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
 @pytest.fixture(name="lab")
 async def lab_fixture(bed: Testbed, image: GuestImage, tmp_path: Path) -> AsyncIterator[RealHosts]:
     agents = _start_agents(bed)
+    try:
+        await asyncio.to_thread(_wait_agents_listening, bed, agents)
+    except BaseException:
+        _stop_agents(agents)
+        raise
     ctx = _engine(tmp_path / "engine")
     http = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(ctx)),
