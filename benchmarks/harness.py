@@ -95,6 +95,7 @@ def live_engine(
     argv = [
         *("up", "--data-dir", str(data_dir), "--port", str(port)),
         *("--agent-port", str(agent_port), "--simulate", str(simulate)),
+        *("--local-driver", "test"),
     ]
     try:
         with _serving(argv, data_dir / "up.log", port, data_dir, password) as engine:

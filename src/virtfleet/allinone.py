@@ -1,13 +1,16 @@
 """``virtfleet up``: an engine and its hosts in one process, with embedded defaults.
 
 The local host and the ``--simulate`` hosts are real agents speaking the real protocol over
-mutual TLS on loopback; they are enrolled through the same API path as any added host.
+mutual TLS on loopback; they are enrolled through the same API path as any added host. The local
+host runs real QEMU guests through the local libvirt (checked before anything starts), or, with
+``--local-driver test``, simulated ones like the ``--simulate`` hosts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import secrets
 from collections.abc import Sequence
 from contextlib import AsyncExitStack
@@ -19,18 +22,21 @@ from virtfleet.agent.hypervisor.testdriver.node import write_node_file
 from virtfleet.agent.main import running_agent
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import HostStatus, StorageDomainStatus, StorageDomainType
-from virtfleet.common.errors import VirtfleetError
+from virtfleet.common.errors import InvalidInput, VirtfleetError
 from virtfleet.common.protocol import DEFAULT_AGENT_PORT
 from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.context import EngineContext
 from virtfleet.engine.main import configure_logging, engine_url, prepare, serve
 from virtfleet.engine.services.base import ROOT, ListQuery, Options, Scope
+from virtfleet.localhost_check import check_local_host, default_uri
 
 log = logging.getLogger("virtfleet.up")
 
 LOCAL_HOST = "local"
 LOCAL_STORAGE = "local-storage"
 DEFAULT_CLUSTER = "Default"
+QEMU_DRIVER = "qemu"
+TEST_DRIVER = "test"
 
 
 @dataclass(frozen=True)
@@ -53,9 +59,30 @@ def _simulated_uri(directory: Path) -> str:
     return write_node_file(directory / "node.xml")
 
 
+def local_uri(local_driver: str, libvirt_uri: str | None, euid: int) -> str | None:
+    """The local host's libvirt URI, or None when it runs on the test driver."""
+    if local_driver == TEST_DRIVER:
+        if libvirt_uri is not None:
+            raise InvalidInput("--libvirt-uri is for --local-driver qemu, not test")
+        return None
+    if local_driver != QEMU_DRIVER:
+        raise InvalidInput(f"unknown --local-driver {local_driver!r}: use qemu or test")
+    return libvirt_uri or default_uri(euid)
+
+
+def _driver_uri(name: str, directory: Path, local_driver_uri: str | None) -> str:
+    if name == LOCAL_HOST and local_driver_uri is not None:
+        return local_driver_uri
+    return _simulated_uri(directory)
+
+
 def plan_hosts(
-    data_dir: Path, simulate: int, base_port: int = DEFAULT_AGENT_PORT
+    data_dir: Path,
+    simulate: int,
+    base_port: int = DEFAULT_AGENT_PORT,
+    local_driver_uri: str | None = None,
 ) -> list[PlannedHost]:
+    """The local host on ``local_driver_uri`` (test driver if None), the simulated ones after it."""
     hosts_dir = data_dir / "hosts"
     names = [LOCAL_HOST] + [f"sim-{i:04d}" for i in range(1, simulate + 1)]
     planned = []
@@ -65,9 +92,7 @@ def plan_hosts(
             listen_host="127.0.0.1",
             port=base_port + offset,
             data_dir=directory,
-            # Until the QEMU driver lands (its own issue), every host here runs on libvirt's
-            # test driver; the local host says so in the log.
-            driver_uri=_simulated_uri(directory),
+            driver_uri=_driver_uri(name, directory, local_driver_uri),
             enrollment_secret=_secret(directory),
             stats_interval_s=15.0,
         )
@@ -159,10 +184,11 @@ async def _run(config: EngineConfig, planned: Sequence[PlannedHost]) -> None:
     ctx, tls, generated = await asyncio.to_thread(prepare, config)
     if generated:
         print(f"admin@internal password (shown once): {generated}", flush=True)
-    log.warning(
-        "the local host runs on libvirt's test driver (simulated VMs) until the QEMU driver "
-        "lands; its VMs do not boot real guests yet"
-    )
+    local = planned[0].config.driver_uri
+    if local.startswith("test:"):
+        log.info("the local host runs on libvirt's test driver: its VMs boot no real guest")
+    else:
+        log.info("the local host runs QEMU guests through libvirt at %s", local)
 
     async def on_ready() -> None:
         print(f"virtfleet is up: {engine_url(config)} (user admin@internal)", flush=True)
@@ -186,14 +212,19 @@ def run_up(
     simulate: int,
     listen: str,
     agent_port: int = DEFAULT_AGENT_PORT,
+    local_driver: str = QEMU_DRIVER,
+    libvirt_uri: str | None = None,
 ) -> None:
     configure_logging()
     data_dir = data_dir.expanduser().absolute()
+    uri = local_uri(local_driver, libvirt_uri, os.geteuid())
     config = EngineConfig(
         data_dir=data_dir / "engine",
         listen_host=listen,
         port=port,
         storage_dir=data_dir / "storage",
     )
-    planned = plan_hosts(data_dir, simulate, agent_port)
+    if uri is not None:
+        check_local_host(uri, data_dir / "storage")
+    planned = plan_hosts(data_dir, simulate, agent_port, uri)
     asyncio.run(_run(config, planned))

@@ -135,6 +135,8 @@ def _engine_command(data_dir: Path, port: int, agent_base: int, simulate: int) -
         str(agent_base),
         "--simulate",
         str(simulate),
+        "--local-driver",
+        "test",
     ]
     if script.exists():
         return [str(script), *args]

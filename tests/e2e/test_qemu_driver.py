@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -21,7 +22,16 @@ from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
 from virtfleet.agent.hypervisor.libvirt.firmware import uefi_files
 from virtfleet.agent.hypervisor.libvirt.kvmprobe import boots, host_kernel
 from virtfleet.common.errors import NotFound
-from virtfleet.common.protocol import Hypervisor, NicSpec, VmRunState, VmSpec
+from virtfleet.common.protocol import (
+    DiskSpec,
+    Hypervisor,
+    NicSpec,
+    VmRunState,
+    VmSpec,
+    VmState,
+)
+from virtfleet.testbed import GuestImage, TestbedError, build_guest_image, thin_clone
+from virtfleet.testbed.initramfs import CLEAN_SHUTDOWN_LINE, POWEROFF_MARKER, SYNCED_MARKER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -187,3 +197,59 @@ def test_probe_guest_prints_its_marker_under_tcg() -> None:
     if kernel is None or shutil.which("qemu-system-x86_64") is None:
         pytest.skip("needs a kernel in /boot and qemu-system-x86_64")
     assert boots("tcg", kernel, timeout_s=30)
+
+
+@pytest.fixture(scope="module")
+def guest_image(tmp_path_factory: pytest.TempPathFactory) -> GuestImage:
+    try:
+        return build_guest_image(tmp_path_factory.mktemp("guest-image"))
+    except TestbedError as exc:
+        pytest.skip(f"cannot build the tiny guest: {exc}")
+
+
+def _tiny_guest(image: GuestImage, disk: Path, console: Path) -> VmSpec:
+    vm_id = str(uuid.uuid4())
+    return VmSpec(
+        id=vm_id,
+        name=f"vf-e2e-{vm_id[:8]}",
+        memory_bytes=256 * MIB,
+        disks=[DiskSpec(path=str(disk))],
+        serial_log_path=str(console),
+        kernel=str(image.kernel),
+        initrd=str(image.initrd),
+        cmdline=image.cmdline,
+    )
+
+
+def test_guest_powers_itself_off_on_shutdown_and_its_data_survives_to_the_next_boot(
+    driver: LibvirtDriver, guest_image: GuestImage, tmp_path: Path
+) -> None:
+    stopped: list[VmState] = []
+    got_stop = threading.Event()
+
+    def on_state(state: VmState) -> None:
+        if state.state is VmRunState.DOWN:
+            stopped.append(state)
+            got_stop.set()
+
+    driver.subscribe(on_state)
+    disk = tmp_path / "vm.qcow2"
+    thin_clone(guest_image.data_disk, disk)
+    first = _tiny_guest(guest_image, disk, tmp_path / "first.log")
+    driver.create_vm(first)
+    assert SYNCED_MARKER in _serial_output(tmp_path / "first.log", SYNCED_MARKER, 90)
+
+    result = driver.shutdown_vm(first.id, timeout_s=60)
+
+    assert (result.state, result.reason) == (VmRunState.DOWN, "shutdown")
+    assert got_stop.wait(30)
+    assert [(s.vm_id, s.reason) for s in stopped] == [(first.id, "shutdown")]
+    assert POWEROFF_MARKER in (tmp_path / "first.log").read_text(errors="replace")
+    assert first.id not in {s.vm_id for s in driver.list_vms()}
+
+    second = first.model_copy(update={"serial_log_path": str(tmp_path / "second.log")})
+    driver.create_vm(second)
+    boot = _serial_output(tmp_path / "second.log", SYNCED_MARKER, 90)
+    assert "DATA: boot 1" in boot
+    assert f"{CLEAN_SHUTDOWN_LINE} 1" in boot
+    assert "BOOT 2" in boot

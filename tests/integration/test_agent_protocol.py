@@ -14,7 +14,7 @@ import pytest
 from websockets.asyncio.client import connect
 
 from virtfleet.agent.config import AgentConfig
-from virtfleet.agent.hypervisor.base import HypervisorDriver
+from virtfleet.agent.hypervisor.base import ConsoleOutput, HypervisorDriver, SerialConsole
 from virtfleet.agent.server import AgentServer
 from virtfleet.common import pki, rpc
 from virtfleet.common import protocol as p
@@ -121,6 +121,17 @@ class FakeDriver(HypervisorDriver):
 
     def subscribe(self, callback: Callable[[p.VmState], None]) -> None:
         self.callbacks.append(callback)
+
+    def set_display_ticket(self, ticket: p.DisplayTicket) -> p.DisplayEndpoint:
+        return self.display_endpoint(ticket.vm_id, ticket.protocol)
+
+    def display_endpoint(self, vm_id: str, protocol: str) -> p.DisplayEndpoint:
+        self._get(vm_id)
+        return p.DisplayEndpoint(vm_id=vm_id, protocol=protocol, address=LOOPBACK, port=5900)
+
+    def open_serial_console(self, vm_id: str, on_output: ConsoleOutput) -> SerialConsole:
+        self._get(vm_id)
+        raise Conflict(f"VM {vm_id} has no serial console here")
 
 
 class FakeStorage:

@@ -39,6 +39,8 @@ class Up:
             str(self.agent_port),
             "--simulate",
             "1",
+            "--local-driver",
+            "test",
         ]
         env = {**os.environ, "VIRTFLEET_ADMIN_PASSWORD": PASSWORD}
         with open(self.data_dir.parent / "up.log", "ab") as log:

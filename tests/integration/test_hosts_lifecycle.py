@@ -160,3 +160,39 @@ async def test_install_re_enrolls_a_failed_host_with_the_right_secret(lab: HostL
     reply = await lab.act(host_id, "install", {"root_password": SECRET})
     assert reply.status_code == 200, reply.text
     await lab.wait_status(host_id, "up")
+
+
+async def test_a_host_whose_cpu_is_below_the_cluster_type_goes_non_operational(
+    lab: HostLab,
+) -> None:
+    wanted = "Secure Intel Icelake Server Family"
+    clusters = (await lab.http.get(f"{API}/clusters", params={"search": "name=Default"})).json()
+    cluster_id = clusters["cluster"][0]["id"]
+    reply = await lab.http.put(f"{API}/clusters/{cluster_id}", json={"cpu": {"type": wanted}})
+    assert reply.status_code == 200, reply.text
+    agent = await lab.agent()
+    assert agent.driver is not None
+    real = agent.driver.capabilities
+
+    def without_icelake() -> Any:
+        caps = real()
+        return caps.model_copy(
+            update={"cluster_cpu_types": [t for t in caps.cluster_cpu_types if t != wanted]}
+        )
+
+    agent.driver.capabilities = without_icelake  # type: ignore[method-assign]
+    host_id = (await lab.add_host("old", agent.port)).json()["id"]
+    host = await lab.wait_status(host_id, "non_operational")
+    assert wanted in host["status_detail"]
+    event = await lab.wait_event(host_id, EventCode.HOST_CPU_BELOW_CLUSTER)
+    assert wanted in (event.description or "")
+    assert event.severity == "warning"
+
+
+async def test_a_host_that_runs_the_cluster_cpu_type_comes_up(lab: HostLab) -> None:
+    clusters = (await lab.http.get(f"{API}/clusters", params={"search": "name=Default"})).json()
+    cluster_id = clusters["cluster"][0]["id"]
+    body = {"cpu": {"type": "Intel Nehalem Family"}}
+    assert (await lab.http.put(f"{API}/clusters/{cluster_id}", json=body)).status_code == 200
+    _, host_id = await lab.up_host("fits")
+    assert not [e for e in lab.events(host_id) if e.code == EventCode.HOST_CPU_BELOW_CLUSTER]

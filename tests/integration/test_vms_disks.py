@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from test_vms_lab import API, GiB, VmLab, vmlab_fixture  # noqa: F401
 
-from virtfleet.engine.commands.vm_commands import build_spec
+from virtfleet.engine.commands.vmspec import build_spec
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img missing")
 

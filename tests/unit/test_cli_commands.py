@@ -664,6 +664,8 @@ def test_up_hands_its_options_to_run_up(monkeypatch: pytest.MonkeyPatch, tmp_pat
             "3",
             "--agent-port",
             "55000",
+            "--local-driver",
+            "test",
         ],
     )
 
@@ -675,5 +677,7 @@ def test_up_hands_its_options_to_run_up(monkeypatch: pytest.MonkeyPatch, tmp_pat
             "simulate": 3,
             "listen": "127.0.0.1",
             "agent_port": 55000,
+            "local_driver": "test",
+            "libvirt_uri": None,
         }
     ]

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Connection, func, select
 
 from virtfleet.common.apimodel.enums import JobStatus, LogSeverity, StepEnum, StepStatus
 from virtfleet.common.clock import SystemClock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands import CommandContext, CommandDefinition, CommandRunner, Step, store
-from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.commands.context import run_in_transaction
+from virtfleet.engine.persistence.database import Database, sqlite_url
 from virtfleet.engine.persistence.tables import commands, jobs, locks
 from virtfleet.engine.services.eventlog import EventCode, EventLog
 
@@ -309,3 +312,31 @@ async def test_steps_can_use_the_database_and_log_events(
     assert (step_event.code, step_event.correlation_id) == (EventCode.VM_DOWN, "corr-1")
     assert step_event.vm is not None and step_event.vm.id == "vm-1"
     assert events[0].correlation_id == "corr-1"
+
+
+async def test_a_transaction_cancelled_before_it_began_never_runs(tmp_path: Path) -> None:
+    database = Database(sqlite_url(tmp_path / "queued.db"))
+    gate = threading.Event()
+    ran: list[int] = []
+
+    def blocked(conn: Connection) -> None:
+        gate.wait(5)
+
+    def queued(conn: Connection) -> None:
+        ran.append(1)
+
+    try:
+        # fill every worker thread so the next transaction waits in the queue
+        busy = [asyncio.ensure_future(run_in_transaction(database, blocked)) for _ in range(64)]
+        waiting = asyncio.ensure_future(run_in_transaction(database, queued))
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(waiting, 1.0)
+        gate.set()
+        await asyncio.gather(*busy)
+        await asyncio.sleep(0.1)
+        assert ran == []
+    finally:
+        gate.set()
+        database.dispose()

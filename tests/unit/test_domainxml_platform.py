@@ -119,12 +119,12 @@ def test_linux_guest_keeps_utc_and_no_sysinfo() -> None:
     assert root.find("sysinfo") is None
 
 
-def test_serial_log_path_sends_serial_and_console_to_one_appended_file() -> None:
+def test_serial_log_path_logs_the_serial_pty_to_one_appended_file() -> None:
     root = _root(serial_log_path="/logs/vm.log")
     for tag in ("serial", "console"):
-        source = root.find(f"devices/{tag}[@type='file']/source")
-        assert source is not None
-        assert (source.get("path"), source.get("append")) == ("/logs/vm.log", "on")
+        log_file = root.find(f"devices/{tag}[@type='pty']/log")
+        assert log_file is not None
+        assert (log_file.get("file"), log_file.get("append")) == ("/logs/vm.log", "on")
 
 
 def test_user_nic_has_no_source_and_network_nic_names_its_network() -> None:

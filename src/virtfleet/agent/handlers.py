@@ -63,6 +63,8 @@ def build_handlers(driver: HypervisorDriver, storage: StorageBackend) -> dict[st
             _bind(p.VM_SUSPEND, lambda r: driver.suspend_vm(r.vm_id)),
             _bind(p.VM_LIST, lambda _: p.VmStateList(vms=driver.list_vms())),
             _bind(p.VM_GET_STATS, lambda _: p.VmStatsList(vms=driver.vm_stats())),
+            _bind(p.VM_SET_TICKET, driver.set_display_ticket),
+            _bind(p.VM_GET_DISPLAY, lambda r: driver.display_endpoint(r.vm_id, r.protocol)),
             _bind(p.STORAGE_CREATE_DOMAIN, storage.create_domain),
             _bind(p.STORAGE_CONNECT_DOMAIN, storage.connect_domain),
             _bind(p.STORAGE_GET_DOMAIN_INFO, storage.domain_info),

@@ -25,6 +25,7 @@ from pydantic import ValidationError
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
+from virtfleet.agent import serialrelay
 from virtfleet.agent.config import AgentConfig
 from virtfleet.agent.handlers import Handler, StorageBackend, build_handlers
 from virtfleet.agent.hypervisor.base import HypervisorDriver
@@ -196,6 +197,10 @@ class AgentServer:
 
     async def _handle(self, ws: ServerConnection) -> None:
         authenticated = self._enrolled and bool(ws.transport.get_extra_info("peercert"))
+        path = ws.request.path if ws.request is not None else ""
+        if path.startswith(p.SERIAL_CONSOLE_PATH):
+            await self._serial_console(ws, path.removeprefix(p.SERIAL_CONSOLE_PATH), authenticated)
+            return
         if authenticated:
             # Newest wins: notifications go to the engine's latest connection.
             self._engine = ws
@@ -213,6 +218,13 @@ class AgentServer:
                 self._engine = None
             for task in calls:
                 task.cancel()
+
+    async def _serial_console(self, ws: ServerConnection, vm_id: str, authenticated: bool) -> None:
+        """A console channel (``serialrelay``), for the enrolled engine only."""
+        if not authenticated:
+            await serialrelay.refuse(ws, NotAuthenticated("the engine's certificate is required"))
+            return
+        await serialrelay.relay_serial_console(ws, self._driver, vm_id)
 
     async def _answer(self, ws: ServerConnection, data: str | bytes, authenticated: bool) -> None:
         try:

@@ -102,6 +102,19 @@ def up(
         int,
         typer.Option(min=1, max=65000, help="Port of the local agent; simulated hosts follow it."),
     ] = 54321,
+    local_driver: Annotated[
+        str,
+        typer.Option(
+            help="The local host's driver: qemu (real guests) or test (libvirt's test driver)."
+        ),
+    ] = "qemu",
+    libvirt_uri: Annotated[
+        str | None,
+        typer.Option(
+            help="libvirt URI of the local host [default: qemu:///system as root, "
+            "qemu:///session otherwise]."
+        ),
+    ] = None,
 ) -> None:
     """Run an engine and a local agent together (all-in-one)."""
     _run(
@@ -112,6 +125,8 @@ def up(
         simulate=simulate,
         listen=listen,
         agent_port=agent_port,
+        local_driver=local_driver,
+        libvirt_uri=libvirt_uri,
     )
 
 

@@ -194,6 +194,35 @@ class VmStateList(Wire):
     vms: list[VmState]
 
 
+# --- consoles ------------------------------------------------------------------------------------
+
+SERIAL_CONSOLE_PATH = "/consoles/serial/"
+"""The agent's WebSocket path (plus the VM id) relaying a VM's serial console as binary frames."""
+
+
+class DisplayRef(Wire):
+    vm_id: str
+    protocol: str = "vnc"
+
+
+class DisplayTicket(Wire):
+    """A one-time password for a running VM's display, refused by it after ``valid_to``."""
+
+    vm_id: str
+    password: str
+    valid_to: datetime
+    protocol: str = "vnc"
+
+
+class DisplayEndpoint(Wire):
+    """Where a VM's display listens on its host; ``port`` is -1 when it has none (simulated)."""
+
+    vm_id: str
+    protocol: str
+    address: str
+    port: int
+
+
 class VmStatsList(Wire):
     vms: list[VmStats]
 
@@ -288,6 +317,8 @@ VM_RESUME = Method("VM.resume", VmRef, VmState, 60)
 VM_SUSPEND = Method("VM.suspend", VmRef, VmState, 180)
 VM_LIST = Method("VM.list", Empty, VmStateList, 60)
 VM_GET_STATS = Method("VM.getStats", Empty, VmStatsList, 60)
+VM_SET_TICKET = Method("VM.setTicket", DisplayTicket, DisplayEndpoint, 60)
+VM_GET_DISPLAY = Method("VM.getDisplay", DisplayRef, DisplayEndpoint, 30)
 STORAGE_CREATE_DOMAIN = Method("Storage.createDomain", DomainCreate, DomainInfo, 120)
 STORAGE_CONNECT_DOMAIN = Method("Storage.connectDomain", DomainRef, DomainInfo, 120)
 STORAGE_GET_DOMAIN_INFO = Method("Storage.getDomainInfo", DomainRef, DomainInfo, 60)
@@ -313,6 +344,8 @@ METHODS: dict[str, Method[Wire, Wire]] = {
         VM_SUSPEND,
         VM_LIST,
         VM_GET_STATS,
+        VM_SET_TICKET,
+        VM_GET_DISPLAY,
         STORAGE_CREATE_DOMAIN,
         STORAGE_CONNECT_DOMAIN,
         STORAGE_GET_DOMAIN_INFO,

@@ -101,11 +101,12 @@ def core_services(ctx: EngineContext) -> dict[str, ResourceService]:
 
 def default_service_factories() -> tuple[ServiceFactory, ...]:
     """Every package's services, in the order their components must start."""
+    from virtfleet.engine.services.consoles import console_services
     from virtfleet.engine.services.hosts import host_services
     from virtfleet.engine.services.storage_domains import storage_services
     from virtfleet.engine.services.vms import vm_services
 
-    return (core_services, host_services, storage_services, vm_services)
+    return (core_services, host_services, storage_services, vm_services, console_services)
 
 
 def build_context(

@@ -16,7 +16,7 @@ from virtfleet.testbed.plan import (
     qemu_conf_extra,
 )
 from virtfleet.testbed.proc import TestbedError, run
-from virtfleet.testbed.processes import read_pidfile
+from virtfleet.testbed.processes import is_alive, read_pidfile, terminate
 
 SYSTEM_LIBVIRT_ETC = Path("/etc/libvirt")
 START_TIMEOUT = 30.0
@@ -61,6 +61,42 @@ def start_daemons(host: HostPlan) -> tuple[int, int]:
         raise TestbedError(f"{host.name}: libvirtd or virtlogd wrote no pidfile in {host.dir}")
     wait_listening(host.address, LIBVIRT_TCP_PORT, timeout=START_TIMEOUT)
     return libvirtd, virtlogd
+
+
+def restart_libvirtd(host: HostPlan) -> int:
+    """Stop the host's libvirtd and start a new one in its namespaces; running QEMU processes
+    stay and the new libvirtd reattaches to them. Returns the new PID once it listens."""
+    stop_libvirtd(host)
+    return start_libvirtd_again(host)
+
+
+def stop_libvirtd(host: HostPlan) -> None:
+    """SIGTERM the host's libvirtd by its pidfile; unlike a host crash, its guests keep running."""
+    old = read_pidfile(host.libvirtd_pidfile)
+    if old is not None:
+        terminate([(old, "libvirtd")])
+        if is_alive(old, "libvirtd"):
+            raise TestbedError(f"{host.name}: libvirtd pid {old} did not stop")
+    host.libvirtd_pidfile.unlink(missing_ok=True)
+
+
+def start_libvirtd_again(host: HostPlan) -> int:
+    """Start libvirtd in the mount and network namespaces of the host's virtlogd (which a
+    libvirtd restart leaves running), so it sees the same private libvirt directories."""
+    virtlogd = read_pidfile(host.virtlogd_pidfile)
+    if virtlogd is None or not is_alive(virtlogd, "virtlogd"):
+        raise TestbedError(f"{host.name}: virtlogd is not running; cannot find its namespaces")
+    enter = ["nsenter", "-t", str(virtlogd), "-m", "-n", "--"]
+    run(
+        [*enter, "libvirtd", "-d", "--listen", "-p", str(host.libvirtd_pidfile)],
+        timeout=START_TIMEOUT,
+        what=f"restarting libvirtd of {host.name}",
+    )
+    new = read_pidfile(host.libvirtd_pidfile)
+    if new is None:
+        raise TestbedError(f"{host.name}: the restarted libvirtd wrote no pidfile")
+    wait_listening(host.address, LIBVIRT_TCP_PORT, timeout=START_TIMEOUT)
+    return new
 
 
 def wait_listening(address: str, port: int, *, timeout: float) -> None:

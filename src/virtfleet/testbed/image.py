@@ -11,7 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from virtfleet.testbed.initramfs import DATA_FILE, INIT_SCRIPT, build_initramfs, resolve_modules
+from virtfleet.testbed.initramfs import (
+    ACPID_CONF,
+    DATA_FILE,
+    INIT_SCRIPT,
+    POWER_BUTTON_SCRIPT,
+    build_initramfs,
+    resolve_modules,
+)
 from virtfleet.testbed.proc import TestbedError, run
 
 log = logging.getLogger(__name__)
@@ -19,7 +26,7 @@ log = logging.getLogger(__name__)
 GUEST_CMDLINE = "console=ttyS0 quiet"
 DEFAULT_DATA_LINES: tuple[str, ...] = ("DATA: hello-from-base",)
 DATA_DISK_SIZE = "64M"
-_BUILDER_VERSION = "1"
+_BUILDER_VERSION = "2"
 _KERNEL_NAME = "vmlinuz"
 _INITRD_NAME = "initrd.gz"
 _DISK_NAME = "data.qcow2"
@@ -108,6 +115,7 @@ def _cache_key(
 ) -> str:
     digest = hashlib.sha256()
     digest.update(f"builder {_BUILDER_VERSION}\n{INIT_SCRIPT}\n".encode())
+    digest.update(f"{ACPID_CONF}\n{POWER_BUTTON_SCRIPT}\n".encode())
     for path in (kernel, busybox, *modules):
         digest.update(f"{path.name}\n".encode())
         digest.update(hashlib.sha256(path.read_bytes()).digest())

@@ -1,4 +1,5 @@
-"""The tiny guest's initramfs: static busybox, an /init script and the virtio/ext4 modules."""
+"""The tiny guest's initramfs: static busybox, an /init script, the virtio/ext4 modules and an
+ACPI power-button handler, so that the guest shuts down cleanly when asked."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from virtfleet.testbed import cpio
 from virtfleet.testbed.proc import TestbedError, run
 
 # The Debian kernel builds these as modules; this order (with each one's dependencies first)
-# loads the virtio disk, ext4 and virtio network drivers.
+# loads the virtio disk, ext4 and virtio network drivers, then the ACPI power button and the
+# input event devices busybox acpid reads it from.
 GUEST_MODULES: tuple[str, ...] = (
     "virtio_ring",
     "virtio",
@@ -26,12 +28,31 @@ GUEST_MODULES: tuple[str, ...] = (
     "failover",
     "net_failover",
     "virtio_net",
+    "button",
+    "evdev",
 )
 UP_MARKER = "VIRTFLEET-GUEST-UP"
 SYNCED_MARKER = "VIRTFLEET-DATA-SYNCED"
 NO_DISK_MARKER = "VIRTFLEET-NO-DISK"
+POWEROFF_MARKER = "VIRTFLEET-GUEST-POWEROFF"
 DATA_FILE = "data.txt"
 BOOT_COUNT_FILE = "boot-count"
+CLEAN_SHUTDOWN_LINE = "DATA: clean shutdown after boot"
+
+# busybox acpid runs the action named for an event key, relative to its config directory.
+ACPID_CONF = "PWRF power-button\nPWRB power-button\n"
+# The power button: note the clean shutdown on the data disk, unmount it, then power off.
+POWER_BUTTON_SCRIPT = f"""#!/bin/sh
+exec >/dev/console 2>&1
+echo {POWEROFF_MARKER}
+if grep -q ' /mnt ' /proc/mounts; then
+  echo "{CLEAN_SHUTDOWN_LINE} $(cat /mnt/{BOOT_COUNT_FILE})" >> /mnt/{DATA_FILE}
+  sync
+  umount /mnt || mount -o remount,ro /mnt
+fi
+sync
+poweroff -f
+"""
 
 INIT_SCRIPT = f"""#!/bin/busybox sh
 /bin/busybox --install -s /bin
@@ -40,6 +61,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m 2>/dev/null; done
+acpid -c /etc/acpi -a /etc/acpid.conf -l /dev/null -p /acpid.pid
 echo {UP_MARKER}
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
@@ -101,7 +123,8 @@ def build_initramfs(busybox: Path, modules: list[Path]) -> bytes:
     """The gzip-compressed newc archive the kernel boots with /init from."""
     names = [_module_name(m) for m in modules]
     entries = [
-        cpio.directory(d) for d in ("bin", "dev", "proc", "sys", "mnt", "lib", "lib/modules")
+        cpio.directory(d)
+        for d in ("bin", "dev", "proc", "sys", "mnt", "lib", "lib/modules", "etc", "etc/acpi")
     ]
     entries += [
         cpio.char_device("dev/console", 5, 1),
@@ -110,6 +133,8 @@ def build_initramfs(busybox: Path, modules: list[Path]) -> bytes:
         cpio.symlink("bin/sh", "busybox"),
         cpio.regular("init", INIT_SCRIPT.encode(), 0o755),
         cpio.regular("lib/modules/load-order", ("\n".join(names) + "\n").encode()),
+        cpio.regular("etc/acpid.conf", ACPID_CONF.encode()),
+        cpio.regular("etc/acpi/power-button", POWER_BUTTON_SCRIPT.encode(), 0o755),
     ]
     entries += [
         cpio.regular(f"lib/modules/{name}", module_bytes(path))

@@ -139,7 +139,8 @@ def libvirtd_conf_extra(host: HostPlan) -> str:
 
 
 def qemu_conf_extra(host: HostPlan) -> str:
-    """Lines appended to qemu.conf: QEMU as root without confinement (test hosts only).
+    """Lines appended to qemu.conf: QEMU and swtpm as root without confinement (test hosts
+    only; swtpm as root also shares the machine's TPM certificate authority with root's runs).
 
     All namespaces share one hostname, so migration must advertise and listen on the host's
     own address instead of resolving the hostname.
@@ -148,6 +149,8 @@ def qemu_conf_extra(host: HostPlan) -> str:
         "\n# virtfleet testbed host\n"
         'user = "root"\n'
         'group = "root"\n'
+        'swtpm_user = "root"\n'
+        'swtpm_group = "root"\n'
         "dynamic_ownership = 0\n"
         'security_driver = "none"\n'
         f'migration_host = "{host.address}"\n'

@@ -10,9 +10,31 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 
-from virtfleet.common.protocol import HostCapabilities, HostStats, VmSpec, VmState, VmStats
+from virtfleet.common.protocol import (
+    DisplayEndpoint,
+    DisplayTicket,
+    HostCapabilities,
+    HostStats,
+    VmSpec,
+    VmState,
+    VmStats,
+)
 
 VmStateCallback = Callable[[VmState], None]
+ConsoleOutput = Callable[[bytes], None]
+"""Receives a serial console's output from another thread; an empty chunk means it closed."""
+
+
+class SerialConsole(ABC):
+    """An open serial console of a running VM; output goes to the ``ConsoleOutput`` given."""
+
+    @abstractmethod
+    def write(self, data: bytes) -> None:
+        """Send ``data`` to the guest's serial port (blocking until the hypervisor takes it)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release the console; no more output is delivered. Closing twice is harmless."""
 
 
 class HypervisorDriver(ABC):
@@ -73,3 +95,15 @@ class HypervisorDriver(ABC):
     @abstractmethod
     def subscribe(self, callback: VmStateCallback) -> None:
         """Call ``callback`` (from another thread) on every VM lifecycle change."""
+
+    @abstractmethod
+    def set_display_ticket(self, ticket: DisplayTicket) -> DisplayEndpoint:
+        """Give the running VM's display a one-time password; NotFound if it has no such display."""
+
+    @abstractmethod
+    def display_endpoint(self, vm_id: str, protocol: str) -> DisplayEndpoint:
+        """Where the running VM's display of ``protocol`` listens on this host."""
+
+    @abstractmethod
+    def open_serial_console(self, vm_id: str, on_output: ConsoleOutput) -> SerialConsole:
+        """Attach to the running VM's serial console, taking it from any previous client."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import sys
 from typing import Annotated, Any
 
 import typer
 
-from virtfleet.cli import output
+from virtfleet.cli import output, serialconsole
+from virtfleet.cli.client import make_verify
 from virtfleet.cli.commands import (
     DEFAULT_INTERVAL,
     DEFAULT_TIMEOUT,
@@ -22,6 +24,7 @@ from virtfleet.cli.commands import (
     get_state,
 )
 from virtfleet.cli.output import Column, OutputFormat, field, human_bytes
+from virtfleet.cli.profile import load_profile, profile_path, resolve_connection
 from virtfleet.cli.progress import StatusTarget
 from virtfleet.common.errors import InvalidInput
 
@@ -168,3 +171,30 @@ for _action, (_targets, _after, _doc) in _ACTIONS.items():
 
 
 add_remove(app, VMS, "Remove a VM and its disks.")
+
+
+@app.command("console")
+def console(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="VM name or id.")],
+    timeout: Annotated[
+        float | None, typer.Option(min=0.1, help="End the session after this many seconds.")
+    ] = None,
+) -> None:
+    """Open a VM's serial console; Ctrl-] ends it. Without a terminal, relay stdin and stdout."""
+    client = connect(ctx)
+    vm_id = VMS.resolve(client, name)
+    env = get_state(ctx).env
+    conn = resolve_connection(load_profile(profile_path(env)), env)
+    interactive = sys.stdin.isatty()
+    if interactive:
+        output.notice(f"Serial console of VM {name}; escape with Ctrl-]")
+    serialconsole.relay_console(
+        serialconsole.console_url(client.url, vm_id),
+        client.token or "",
+        context=serialconsole.tls_context(make_verify(conn.ca_file, conn.insecure)),
+        input_fd=sys.stdin.fileno(),
+        output=sys.stdout.buffer,
+        interactive=interactive,
+        timeout=timeout,
+    )

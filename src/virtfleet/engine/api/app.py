@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from virtfleet.engine.api.auth import Authenticator, pki_route, sso_routes
+from virtfleet.engine.api.consoles import console_routes
 from virtfleet.engine.api.faults import EXCEPTION_HANDLERS
 from virtfleet.engine.api.openapi import build_openapi
 from virtfleet.engine.api.root import root_route
@@ -46,6 +47,7 @@ def create_app(
         Route("/ovirt-engine/services/health", health, methods=["GET"]),
         root_route(ctx.root, router),
         events_stream_route(ctx.eventlog, authenticator),
+        *console_routes(ctx, router),
         *router.routes(),
         *(extra_routes or []),
     ]

@@ -48,7 +48,7 @@ def _statistics(service: str) -> Resource:
     return Resource("statistics", m.Statistic, service, READ)
 
 
-VM_ACTIONS = ("start", "stop", "shutdown", "reboot", "suspend")
+VM_ACTIONS = ("start", "stop", "shutdown", "reboot", "suspend", "ticket")
 HOST_ACTIONS = ("activate", "deactivate", "install", "refresh")
 ATTACHED_DOMAIN_ACTIONS = ("activate", "deactivate")
 
@@ -101,7 +101,13 @@ TABLE: tuple[Resource, ...] = (
             Resource("nics", m.Nic, "vm_nics"),
             _statistics("vm_statistics"),
             Resource("numanodes", m.VirtualNumaNode, "vm_numa_nodes", READ),
-            Resource("graphicsconsoles", m.GraphicsConsole, "vm_graphics_consoles", READ),
+            Resource(
+                "graphicsconsoles",
+                m.GraphicsConsole,
+                "vm_graphics_consoles",
+                READ,
+                actions=("ticket",),
+            ),
             Resource("permissions", m.Permission, "vm_permissions", READ),
         ),
     ),

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
-from virtfleet.common.apimodel.enums import HostStatus
+from virtfleet.common.apimodel.enums import HostStatus, LogSeverity
 from virtfleet.common.errors import Conflict, HostUnreachable, InvalidInput, VirtfleetError
 from virtfleet.common.protocol import (
     HOST_GET_CAPABILITIES,
@@ -142,11 +142,49 @@ def apply_capabilities(
         raise Conflict(
             f"The machine with hardware UUID {caps.host_uuid} is already host {twins[0].name}"
         )
-    host = repos.hosts.get(conn, host_id)
-    target = to or host.status
-    assert target is not None
-    if change_status(conn, host_id, allowed, target, **host_fields(caps)) is None:
+    if change_status(conn, host_id, allowed, to, **host_fields(caps)) is None:
+        host = repos.hosts.get(conn, host_id)
         raise Conflict(f"Host {host.name} is {host.status}; its capabilities were not recorded")
+
+
+def cpu_shortfall(conn: Connection, host_id: str, caps: HostCapabilities) -> str | None:
+    """Why the host cannot run its cluster's CPU type, or None when it can (or none is set)."""
+    host = repos.hosts.get(conn, host_id)
+    cluster_id = host.cluster.id if host.cluster is not None else None
+    cluster = repos.clusters.find(conn, cluster_id) if cluster_id else None
+    if cluster is None or cluster.cpu is None or not cluster.cpu.type:
+        return None
+    wanted = cluster.cpu.type
+    if wanted in caps.cluster_cpu_types:
+        return None
+    return (
+        f"Host {host.name} moved to non_operational: its CPU ({caps.cpu_model}, "
+        f"{caps.hypervisor.value}) cannot run the CPU type '{wanted}' of cluster {cluster.name}"
+    )
+
+
+def record_capabilities(
+    ctx: CommandContext,
+    conn: Connection,
+    caps: HostCapabilities,
+    allowed: Collection[HostStatus] | None,
+    to: HostStatus | None,
+) -> None:
+    """Apply the capabilities; a host whose CPU is below its cluster's type goes non_operational
+    with the reason in ``status_detail`` and a warning event, and is never used for VMs."""
+    host_id = str(ctx.params["host_id"])
+    apply_capabilities(conn, host_id, caps, allowed, to)
+    reason = cpu_shortfall(conn, host_id, caps)
+    if reason is None:
+        return
+    change_status(conn, host_id, None, HostStatus.NON_OPERATIONAL, status_detail=reason)
+    ctx.services.eventlog.record(
+        conn,
+        code=EventCode.HOST_CPU_BELOW_CLUSTER,
+        severity=LogSeverity.WARNING,
+        description=reason,
+        host_id=host_id,
+    )
 
 
 # --- steps ---------------------------------------------------------------------------------------
@@ -176,16 +214,17 @@ async def _read_capabilities(ctx: CommandContext) -> None:
             caps = await client.call(HOST_GET_CAPABILITIES, Empty())
     except HostUnreachable as exc:
         raise _reachability(exc, address, port) from exc
-    host_id = str(ctx.params["host_id"])
     allowed = (HostStatus.INSTALLING, HostStatus.INITIALIZING)
     await ctx.db(
-        lambda conn: apply_capabilities(conn, host_id, caps, allowed, HostStatus.INITIALIZING)
+        lambda conn: record_capabilities(ctx, conn, caps, allowed, HostStatus.INITIALIZING)
     )
 
 
 async def _start_monitoring(ctx: CommandContext) -> None:
     """Hand the host to monitoring and wait for its first answer (it then turns ``up``)."""
     host_id = str(ctx.params["host_id"])
+    if (await _host(ctx)).status == HostStatus.NON_OPERATIONAL:
+        return  # its capabilities ruled it out; the reason is in its status detail
     monitor = host_monitor(ctx.services)
     await monitor.refresh(host_id)
     config = ctx.services.config
@@ -198,7 +237,7 @@ async def _start_monitoring(ctx: CommandContext) -> None:
 async def _refresh_capabilities(ctx: CommandContext) -> None:
     host_id = str(ctx.params["host_id"])
     caps = await host_connections(ctx.services).call(host_id, HOST_GET_CAPABILITIES, Empty())
-    await ctx.db(lambda conn: apply_capabilities(conn, host_id, caps, MONITORED, None))
+    await ctx.db(lambda conn: record_capabilities(ctx, conn, caps, MONITORED, None))
 
 
 def _install_definition(kind: str, verb: str) -> CommandDefinition:

@@ -19,11 +19,12 @@ from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
-from virtfleet.common.apimodel.enums import BiosType, DiskFormat, HostStatus, VmStatus
+from virtfleet.common.apimodel.enums import HostStatus, VmStatus
 from virtfleet.common.errors import AgentError, Conflict, NotFound
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
 from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.commands.vmspec import build_spec
 from virtfleet.engine.monitoring.connections import host_connections
 from virtfleet.engine.monitoring.hostmonitor import HOST_MONITOR_KEY
 from virtfleet.engine.monitoring.hoststate import free_memory_of
@@ -40,7 +41,6 @@ ADMIN_USER = f"{ADMIN_NAME}@{INTERNAL_DOMAIN}"
 _CAS_ATTEMPTS = 5
 _DISK_WAIT_S = 600.0
 _DISK_POLL_S = 0.2
-_BUSES = {"virtio": "virtio", "virtio_scsi": "scsi", "sata": "sata", "ide": "ide"}
 
 VmChange = Callable[[m.Vm], Mapping[str, Any] | None]
 
@@ -148,102 +148,6 @@ async def _unschedule(ctx: CommandContext) -> None:
         return {"status": VmStatus.DOWN, "host": None}
 
     await ctx.db(lambda conn: move_vm(conn, vm_id, back))
-
-
-def disk_specs(conn: Connection, vm_id: str) -> list[p.DiskSpec]:
-    """The VM's active disks; volume paths follow the storage domain layout."""
-    specs = []
-    attachments = repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id)
-    for attachment in attachments:
-        if attachment.active is False or attachment.disk is None or attachment.disk.id is None:
-            continue
-        disk = repos.disks.get(conn, attachment.disk.id)
-        domains = disk.storage_domains or []
-        if not domains or domains[0].id is None:
-            raise Conflict(f"The disk {disk.alias or disk.name} has no storage domain")
-        domain = repos.storage_domains.get(conn, domains[0].id)
-        path = domain.storage.path if domain.storage is not None else None
-        if not path:
-            raise Conflict(f"The storage domain {domain.name} has no path")
-        interface = attachment.interface.value if attachment.interface else "virtio"
-        specs.append(
-            p.DiskSpec(
-                path=f"{path}/{domain.id}/images/{disk.id}/{disk.image_id}",
-                format="raw" if disk.format == DiskFormat.RAW else "qcow2",
-                bus=_BUSES.get(interface, "virtio"),
-                readonly=bool(attachment.read_only),
-                bootable=bool(attachment.bootable),
-            )
-        )
-    return specs
-
-
-def console_log_path(conn: Connection, vm_id: str) -> str | None:
-    """The guest's serial console log on its boot disk's storage domain (shared by every host),
-    so the console stays readable wherever the VM runs; None without a disk."""
-    attachments = repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id)
-    ordered = sorted(attachments, key=lambda a: not a.bootable)
-    for attachment in ordered:
-        if attachment.active is False or attachment.disk is None or attachment.disk.id is None:
-            continue
-        domains = repos.disks.get(conn, attachment.disk.id).storage_domains or []
-        if not domains or domains[0].id is None:
-            continue
-        domain = repos.storage_domains.get(conn, domains[0].id)
-        path = domain.storage.path if domain.storage is not None else None
-        if path:
-            return f"{path}/{domain.id}/consoles/{vm_id}.log"
-    return None
-
-
-def nic_specs(conn: Connection, vm_id: str) -> list[p.NicSpec]:
-    """Plugged NICs, each on the bridge of its vNIC profile's network (none: not connected)."""
-    specs = []
-    for nic in repos.nics.query(conn, tables.nics.c.vm_id == vm_id):
-        if nic.plugged is False or nic.mac is None or not nic.mac.address:
-            continue
-        if nic.vnic_profile is None or nic.vnic_profile.id is None:
-            continue
-        profile = repos.vnic_profiles.find(conn, nic.vnic_profile.id)
-        if profile is None or profile.network is None or profile.network.id is None:
-            continue
-        network = repos.networks.get(conn, profile.network.id)
-        model = nic.interface.value if nic.interface else "virtio"
-        specs.append(p.NicSpec(mac=nic.mac.address, network=network.name or "", model=model))
-    return specs
-
-
-def machine_type(vm: m.Vm) -> str:
-    if vm.custom_emulated_machine:
-        return vm.custom_emulated_machine
-    bios = vm.bios.type if vm.bios is not None else None
-    q35 = {BiosType.Q35_OVMF, BiosType.Q35_SEA_BIOS, BiosType.Q35_SECURE_BOOT}
-    return "q35" if bios in q35 else "pc"
-
-
-def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
-    """What the agent needs to define and start the VM, from the VM and its devices."""
-    vm = repos.vms.get(conn, vm_id)
-    topology = vm.cpu.topology if vm.cpu is not None else None
-    boot = vm.os.boot.devices if vm.os is not None and vm.os.boot is not None else None
-    kernel_boot = vm.os or m.OperatingSystem()
-    return p.VmSpec(
-        id=vm_id,
-        name=vm.name or vm_id,
-        memory_bytes=vm.memory or 0,
-        cpu_sockets=(topology.sockets if topology else None) or 1,
-        cpu_cores=(topology.cores if topology else None) or 1,
-        cpu_threads=(topology.threads if topology else None) or 1,
-        machine=machine_type(vm),
-        os_type=(vm.os.type if vm.os is not None else None) or "other",
-        boot_devices=[device.value for device in boot] if boot else ["hd"],
-        disks=disk_specs(conn, vm_id),
-        nics=nic_specs(conn, vm_id),
-        serial_log_path=console_log_path(conn, vm_id),
-        kernel=kernel_boot.kernel or None,
-        initrd=kernel_boot.initrd or None,
-        cmdline=kernel_boot.cmdline or None,
-    )
 
 
 async def _launch(ctx: CommandContext) -> None:

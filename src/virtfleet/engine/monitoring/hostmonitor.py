@@ -28,6 +28,7 @@ from virtfleet.common.protocol import (
     Wire,
 )
 from virtfleet.engine.commands.context import run_in_transaction
+from virtfleet.engine.monitoring.batchwriter import batch_writer
 from virtfleet.engine.monitoring.connections import HostConnections
 from virtfleet.engine.monitoring.hoststate import (
     MONITORED,
@@ -109,6 +110,7 @@ class HostMonitor:
     def __init__(self, ctx: EngineContext, connections: HostConnections) -> None:
         self._ctx = ctx
         self._connections = connections
+        self._writer = batch_writer(ctx)
         self._clock = ctx.clock
         self._interval = ctx.config.host_heartbeat_interval_s
         self._grace = ctx.config.host_grace_s
@@ -344,7 +346,7 @@ class HostMonitor:
             return
         self._stats_saved[host_id] = mono
         try:
-            await self._db(lambda conn: save_stats(conn, host_id, stats, now))
+            await self._writer.run(lambda conn: save_stats(conn, host_id, stats, now))
         except VirtfleetError as exc:
             log.warning("cannot save host stats host=%s error=%s", host_id, exc.detail)
 

@@ -43,10 +43,11 @@ def change_status(
     conn: Connection,
     host_id: str,
     allowed: Collection[HostStatus] | None,
-    to: HostStatus,
+    to: HostStatus | None,
     **updates: Any,
 ) -> StatusChange | None:
-    """Move the host to ``to`` if its status is one of ``allowed`` (None: any); None otherwise.
+    """Move the host to ``to`` (None: keep its status) if its status is one of ``allowed``
+    (None: any), writing ``updates`` too; None when its status is not allowed.
 
     Compare-and-swap on the row's version, re-read on a lost race, so a status decided from a
     stale read is never written.
@@ -56,13 +57,13 @@ def change_status(
         if host is None or (allowed is not None and host.status not in allowed):
             return None
         version = repos.hosts.version_of(conn, host_id)
-        moved = host.model_copy(update={"status": to, **updates})
+        moved = host.model_copy(update={"status": to or host.status, **updates})
         try:
             repos.hosts.save(conn, moved, expected_version=version)
         except Conflict:
             continue
         return StatusChange(moved, host.status)
-    raise Conflict(f"The host {host_id} keeps changing; its status was not set to {to.value}")
+    raise Conflict(f"The host {host_id} keeps changing; it was not updated")
 
 
 def save_stats(conn: Connection, host_id: str, stats: HostStats, at: datetime) -> None:

@@ -20,11 +20,10 @@ from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import LogSeverity, VmStatus
 from virtfleet.common.clock import Clock
 from virtfleet.common.protocol import VmRunState, VmState, VmStats
-from virtfleet.engine.commands.context import run_in_transaction
 from virtfleet.engine.commands.vm_commands import host_of, move_vm
+from virtfleet.engine.monitoring.batchwriter import BatchWriter
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
 from virtfleet.engine.services.eventlog import EventCode, EventLog
 
@@ -80,8 +79,8 @@ class StatsSample:
 class VmStateTracker:
     """The engine's ``VmStateSink``: moves VM statuses and keeps the latest VM statistics."""
 
-    def __init__(self, database: Database, clock: Clock, eventlog: EventLog) -> None:
-        self.database = database
+    def __init__(self, writer: BatchWriter, clock: Clock, eventlog: EventLog) -> None:
+        self.writer = writer
         self.clock = clock
         self.eventlog = eventlog
         self._stats: dict[str, StatsSample] = {}
@@ -294,7 +293,7 @@ class VmStateTracker:
                 )
 
     async def _db(self, fn: Callable[[Connection], R]) -> R:
-        return await run_in_transaction(self.database, fn)
+        return await self.writer.run(fn)
 
 
 VM_STATE_TRACKER_KEY = "vm_state_sink"

@@ -7,7 +7,7 @@ import random
 import re
 import uuid
 from collections.abc import Callable, Sequence
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from sqlalchemy import Connection, select
 
@@ -278,30 +278,45 @@ def console_id(protocol: GraphicsType) -> str:
     return protocol.value.encode().hex()
 
 
-class VmGraphicsConsoleService(ResourceService):
-    """``/vms/{id}/graphicsconsoles``: the VNC console of a running VM."""
+class Ticketing(Protocol):
+    """What the console service needs to set display tickets (``services.consoles.Consoles``)."""
 
-    def __init__(self, database: Database) -> None:
+    def set_ticket(
+        self, vm_id: str, protocol: GraphicsType | None, wanted: m.Ticket | None
+    ) -> m.Ticket: ...
+
+
+class VmGraphicsConsoleService(ResourceService):
+    """``/vms/{id}/graphicsconsoles``: the display of a running VM (its ``display.type``, VNC by
+    default) and its ``ticket`` action, which sets a one-time password on it."""
+
+    def __init__(self, database: Database, tickets: Ticketing | None = None) -> None:
         self.db = database
+        self.tickets = tickets
 
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.GraphicsConsole]:
         with self.db.read() as conn:
             vm = _require_vm(conn, scope.parent)
         if vm.status not in HOLDING_STATUSES:
             return []
-        return [
-            m.GraphicsConsole(
-                id=console_id(GraphicsType.VNC),
-                protocol=GraphicsType.VNC,
-                vm=m.Vm(id=vm.id),
-            )
-        ]
+        kind = vm.display.type if vm.display is not None else None
+        protocol = GraphicsType(kind.value) if kind is not None else GraphicsType.VNC
+        return [m.GraphicsConsole(id=console_id(protocol), protocol=protocol, vm=m.Vm(id=vm.id))]
 
     def get(self, scope: Scope, object_id: str) -> m.GraphicsConsole:
         for console in self.list(scope, ListQuery()):
             if console.id == object_id:
                 return console
         raise NotFound(f"The graphics console with id '{object_id}' does not exist")
+
+    def act(self, scope: Scope, object_id: str, name: str, action: m.Action) -> m.Action:
+        if name != "ticket":
+            return super().act(scope, object_id, name, action)
+        console = self.get(scope, object_id)
+        if self.tickets is None:
+            raise Conflict("Console tickets are not available in this engine")
+        ticket = self.tickets.set_ticket(scope.parent, console.protocol, action.ticket)
+        return m.Action(status="complete", ticket=ticket)
 
 
 class VmPermissionService(ResourceService):

@@ -14,9 +14,10 @@ from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import VmStatus
-from virtfleet.common.errors import Conflict, InvalidInput
+from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.engine.commands.store import Locked
 from virtfleet.engine.commands.vm_commands import register_vm_commands
+from virtfleet.engine.monitoring.batchwriter import batch_writer
 from virtfleet.engine.monitoring.vmsink import VM_STATE_SINK_KEY
 from virtfleet.engine.monitoring.vmstate import VmStateTracker
 from virtfleet.engine.persistence import repositories as repos
@@ -25,6 +26,7 @@ from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
 from virtfleet.engine.services import oscatalog
 from virtfleet.engine.services.auth import ADMIN_NAME, INTERNAL_DOMAIN
 from virtfleet.engine.services.base import DocumentService, Options, ResourceService, Scope
+from virtfleet.engine.services.consoles import CONSOLES_KEY, consoles_of
 from virtfleet.engine.services.eventlog import EventCode
 from virtfleet.engine.services.refs import (
     new_id,
@@ -366,6 +368,8 @@ class VmService(DocumentService[m.Vm]):
     # --- actions ---------------------------------------------------------------------------------
 
     def act(self, scope: Scope, object_id: str, name: str, action: m.Action) -> m.Action:
+        if name == "ticket":
+            return self._ticket(scope, object_id, action)
         rule = ACTIONS.get(name)
         if rule is None:
             return super().act(scope, object_id, name, action)
@@ -395,11 +399,20 @@ class VmService(DocumentService[m.Vm]):
             ) from None
         return m.Action(status="complete", job=m.Job(id=job_id))
 
+    def _ticket(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        """oVirt's VM-level ticket: set on the VM's own display, as its graphics console does."""
+        with self.db.read() as conn:
+            self.get_in_scope(conn, scope, object_id)
+        if CONSOLES_KEY not in self.ctx.extras:
+            raise NotFound("This engine serves no consoles")
+        ticket = consoles_of(self.ctx).set_ticket(object_id, None, action.ticket)
+        return m.Action(status="complete", ticket=ticket)
+
 
 def vm_services(ctx: EngineContext) -> dict[str, ResourceService]:
     """The VM resources; registers the VM commands and the VM state sink of host monitoring."""
     db = ctx.database
-    tracker = VmStateTracker(db, ctx.clock, ctx.eventlog)
+    tracker = VmStateTracker(batch_writer(ctx), ctx.clock, ctx.eventlog)
     ctx.extras[VM_STATE_SINK_KEY] = tracker
     register_vm_commands(ctx.runner)
     return {

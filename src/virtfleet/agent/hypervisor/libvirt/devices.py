@@ -64,16 +64,17 @@ class Interface(XmlElement):
 
 @dataclass(frozen=True)
 class Serial(XmlElement):
-    """The serial port: a pty, or a file that keeps the output (appended across runs)."""
+    """The serial port: a pty (the agent's serial console attaches to it) whose output is also
+    kept in ``log_path`` when given (appended across runs)."""
 
     log_path: str | None = None
     port: int = 0
     tag: str = "serial"
 
     def element(self) -> ET.Element:
-        node = ET.Element(self.tag, type="pty" if self.log_path is None else "file")
+        node = ET.Element(self.tag, type="pty")
         if self.log_path is not None:
-            ET.SubElement(node, "source", path=self.log_path, append="on")
+            ET.SubElement(node, "log", file=self.log_path, append="on")
         target = ET.SubElement(node, "target")
         if self.tag == "console":
             target.set("type", "serial")

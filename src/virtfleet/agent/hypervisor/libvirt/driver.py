@@ -17,10 +17,17 @@ from urllib.parse import urlsplit
 
 import libvirt
 
-from virtfleet.agent.hypervisor.base import HypervisorDriver, VmStateCallback
+from virtfleet.agent.hypervisor.base import (
+    ConsoleOutput,
+    HypervisorDriver,
+    SerialConsole,
+    VmStateCallback,
+)
 from virtfleet.common.errors import AgentError, Conflict, InvalidInput, NotFound
 from virtfleet.common.protocol import (
     PROTOCOL_VERSION,
+    DisplayEndpoint,
+    DisplayTicket,
     HostCapabilities,
     HostStats,
     Hypervisor,
@@ -30,11 +37,14 @@ from virtfleet.common.protocol import (
     VmStats,
 )
 
-from .connection import libvirt_errors, open_connection
+from . import consoles
+from .connection import libvirt_errors
 from .cpumodels import CLUSTER_CPU_TYPES, cluster_cpu_type
 from .domainxml import build_domain
 from .firmware import check_installed, uefi_files
 from .hostcheck import GuestSupport, can_run, guest_support
+from .nicfallback import host_bridges, with_local_networks
+from .reconnect import ReconnectingConnection, VmStateTracker
 from .states import domain_run_state, event_run_state
 from .stats import (
     CpuSplit,
@@ -96,13 +106,18 @@ class LibvirtDriver(HypervisorDriver):
         self._host_uuid = host_uuid
         self._domain_type = domain_type or default_domain_type(uri)
         self._clock = clock
-        self._conn: Any = None
-        self._callback_id: int | None = None
+        self._link = ReconnectingConnection(
+            uri,
+            events={libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE: self._on_lifecycle},
+            on_reopen=self._reconcile,
+        )
+        self._tracker = VmStateTracker()
         self._lock = threading.Lock()
         self._vm_locks: dict[str, threading.Lock] = {}
         self._subscribers: list[VmStateCallback] = []
         self._host_cpu = HostCpuSampler()
         self._vm_cpu = DomainCpuSampler(clock)
+        self._simulated_displays = consoles.SimulatedDisplays()
 
     @property
     def uri(self) -> str:
@@ -115,35 +130,15 @@ class LibvirtDriver(HypervisorDriver):
     # --- connection ------------------------------------------------------------------------
 
     def open(self) -> None:
-        with self._lock:
-            if self._conn is not None:
-                return
-            conn = open_connection(self._uri)
-            with libvirt_errors("registering lifecycle events"):
-                self._callback_id = conn.domainEventRegisterAny(
-                    None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._on_lifecycle, None
-                )
-            self._conn = conn
-        log.info("libvirt connection opened uri=%s", self._uri)
+        """Connect; after a lost connection (libvirtd restarted) it reconnects by itself."""
+        self._link.open()
+        self._tracker.reset(self.list_vms())
 
     def close(self) -> None:
-        with self._lock:
-            conn, self._conn = self._conn, None
-            callback_id, self._callback_id = self._callback_id, None
-        if conn is None:
-            return
-        try:
-            if callback_id is not None:
-                conn.domainEventDeregisterAny(callback_id)
-            conn.close()
-        except libvirt.libvirtError as exc:
-            log.warning("closing libvirt connection uri=%s failed: %s", self._uri, exc)
+        self._link.close()
 
     def _connection(self) -> Any:
-        conn = self._conn
-        if conn is None:
-            raise AgentError(f"the libvirt driver for {self._uri} is not open")
-        return conn
+        return self._link.connection()
 
     # --- host ------------------------------------------------------------------------------
 
@@ -240,6 +235,8 @@ class LibvirtDriver(HypervisorDriver):
 
     def create_vm(self, spec: VmSpec) -> VmState:
         _require_uuid(spec.id)
+        if not is_test_uri(self._uri):
+            spec = with_local_networks(spec, host_bridges())
         arch = self._guest_arch()
         xml = build_domain(spec, self._domain_type, arch).to_xml()
         conn = self._connection()
@@ -278,20 +275,29 @@ class LibvirtDriver(HypervisorDriver):
         return VmState(vm_id=vm_id, state=VmRunState.DOWN, reason="destroyed")
 
     def shutdown_vm(self, vm_id: str, timeout_s: float) -> VmState:
+        """Ask the guest (ACPI power button) to power off; a guest that ignores the request keeps
+        running and the answer says so (SHUTTING_DOWN), as oVirt reports a failed shutdown."""
         with self._vm_lock(vm_id), libvirt_errors(f"shutting down VM {vm_id}"):
             dom = self._lookup(vm_id)
             self._require(dom, vm_id, "shut down", VmRunState.RUNNING)
             dom.shutdown()
-            deadline = self._clock() + timeout_s
-            while dom.isActive():
+        # The wait holds no VM lock, so a power-off may overtake a guest that ignores the request.
+        deadline = self._clock() + timeout_s
+        with libvirt_errors(f"waiting for VM {vm_id} to shut down"):
+            while self._find(vm_id) is not None and dom.isActive():
                 if self._clock() >= deadline:
+                    log.warning("VM ignored the shutdown request vm_id=%s", vm_id)
                     return VmState(
                         vm_id=vm_id,
                         state=VmRunState.SHUTTING_DOWN,
-                        reason=f"guest did not stop within {timeout_s:g} s",
+                        reason=f"the guest did not power off within {timeout_s:g} s of the "
+                        "ACPI shutdown request and is still running",
                     )
                 time.sleep(_SHUTDOWN_POLL_S)
-            self._undefine(dom)
+        with self._vm_lock(vm_id), libvirt_errors(f"shutting down VM {vm_id}"):
+            dom = self._find(vm_id)
+            if dom is not None and not dom.isActive():
+                self._undefine(dom)
         log.info("VM shut down vm_id=%s", vm_id)
         return VmState(vm_id=vm_id, state=VmRunState.DOWN, reason="shutdown")
 
@@ -387,6 +393,16 @@ class LibvirtDriver(HypervisorDriver):
             return
         state = VmState(vm_id=dom.UUIDString(), state=mapped[0], reason=mapped[1])
         log.debug("VM lifecycle event vm_id=%s state=%s", state.vm_id, state.state)
+        self._publish(state)
+
+    def _reconcile(self) -> None:
+        """After a reconnect, report every VM whose state changed while libvirt was away."""
+        for state in self._tracker.changes(self.list_vms()):
+            log.info("VM state changed while away vm_id=%s state=%s", state.vm_id, state.state)
+            self._publish(state)
+
+    def _publish(self, state: VmState) -> None:
+        self._tracker.seen(state)
         with self._lock:
             subscribers = list(self._subscribers)
         for callback in subscribers:
@@ -394,6 +410,25 @@ class LibvirtDriver(HypervisorDriver):
                 callback(state)
             except Exception:
                 log.exception("VM state subscriber failed vm_id=%s", state.vm_id)
+
+    # --- consoles --------------------------------------------------------------------------
+
+    def set_display_ticket(self, ticket: DisplayTicket) -> DisplayEndpoint:
+        dom = self._lookup(ticket.vm_id)
+        if is_test_uri(self._uri):
+            return self._simulated_displays.set_ticket(dom, ticket)
+        return consoles.set_ticket(dom, ticket)
+
+    def display_ticket(self, vm_id: str, protocol: str = "vnc") -> DisplayTicket | None:
+        """The last ticket of a simulated VM's display (the test driver keeps no password)."""
+        return self._simulated_displays.ticket(vm_id, protocol)
+
+    def display_endpoint(self, vm_id: str, protocol: str) -> DisplayEndpoint:
+        return consoles.display_endpoint(self._lookup(vm_id), vm_id, protocol)
+
+    def open_serial_console(self, vm_id: str, on_output: ConsoleOutput) -> SerialConsole:
+        dom = self._lookup(vm_id)
+        return consoles.LibvirtSerialConsole(self._connection(), dom, vm_id, on_output)
 
     # --- helpers ---------------------------------------------------------------------------
 

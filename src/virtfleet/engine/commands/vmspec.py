@@ -1,0 +1,142 @@
+"""From the engine's model of a VM to the spec an agent defines it from (``VmSpec``).
+
+Everything the agent needs is resolved here: disk paths on their storage domains, NIC networks,
+chipset and firmware (the cluster's when the VM leaves it to the cluster), TPM, the cluster's CPU
+type and the display.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection
+
+from virtfleet.common import apimodel as m
+from virtfleet.common import protocol as p
+from virtfleet.common.apimodel.enums import BiosType, DiskFormat, DisplayType
+from virtfleet.common.errors import Conflict
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence import tables
+
+_BUSES = {"virtio": "virtio", "virtio_scsi": "scsi", "sata": "sata", "ide": "ide"}
+
+
+def disk_specs(conn: Connection, vm_id: str) -> list[p.DiskSpec]:
+    """The VM's active disks; volume paths follow the storage domain layout."""
+    specs = []
+    attachments = repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id)
+    for attachment in attachments:
+        if attachment.active is False or attachment.disk is None or attachment.disk.id is None:
+            continue
+        disk = repos.disks.get(conn, attachment.disk.id)
+        domains = disk.storage_domains or []
+        if not domains or domains[0].id is None:
+            raise Conflict(f"The disk {disk.alias or disk.name} has no storage domain")
+        domain = repos.storage_domains.get(conn, domains[0].id)
+        path = domain.storage.path if domain.storage is not None else None
+        if not path:
+            raise Conflict(f"The storage domain {domain.name} has no path")
+        interface = attachment.interface.value if attachment.interface else "virtio"
+        specs.append(
+            p.DiskSpec(
+                path=f"{path}/{domain.id}/images/{disk.id}/{disk.image_id}",
+                format="raw" if disk.format == DiskFormat.RAW else "qcow2",
+                bus=_BUSES.get(interface, "virtio"),
+                readonly=bool(attachment.read_only),
+                bootable=bool(attachment.bootable),
+            )
+        )
+    return specs
+
+
+def console_log_path(conn: Connection, vm_id: str) -> str | None:
+    """The guest's serial console log on its boot disk's storage domain (shared by every host),
+    so the console stays readable wherever the VM runs; None without a disk."""
+    attachments = repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id)
+    ordered = sorted(attachments, key=lambda a: not a.bootable)
+    for attachment in ordered:
+        if attachment.active is False or attachment.disk is None or attachment.disk.id is None:
+            continue
+        domains = repos.disks.get(conn, attachment.disk.id).storage_domains or []
+        if not domains or domains[0].id is None:
+            continue
+        domain = repos.storage_domains.get(conn, domains[0].id)
+        path = domain.storage.path if domain.storage is not None else None
+        if path:
+            return f"{path}/{domain.id}/consoles/{vm_id}.log"
+    return None
+
+
+def nic_specs(conn: Connection, vm_id: str) -> list[p.NicSpec]:
+    """Plugged NICs, each on the bridge of its vNIC profile's network (none: not connected)."""
+    specs = []
+    for nic in repos.nics.query(conn, tables.nics.c.vm_id == vm_id):
+        if nic.plugged is False or nic.mac is None or not nic.mac.address:
+            continue
+        if nic.vnic_profile is None or nic.vnic_profile.id is None:
+            continue
+        profile = repos.vnic_profiles.find(conn, nic.vnic_profile.id)
+        if profile is None or profile.network is None or profile.network.id is None:
+            continue
+        network = repos.networks.get(conn, profile.network.id)
+        model = nic.interface.value if nic.interface else "virtio"
+        specs.append(p.NicSpec(mac=nic.mac.address, network=network.name or "", model=model))
+    return specs
+
+
+_Q35 = frozenset({BiosType.Q35_OVMF, BiosType.Q35_SEA_BIOS, BiosType.Q35_SECURE_BOOT})
+_UEFI = frozenset({BiosType.Q35_OVMF, BiosType.Q35_SECURE_BOOT})
+
+
+def effective_bios(vm: m.Vm, cluster: m.Cluster | None) -> BiosType:
+    """The VM's chipset and firmware; ``cluster_default`` (or nothing) means the cluster's."""
+    chosen = vm.bios.type if vm.bios is not None else None
+    if chosen is None or chosen == BiosType.CLUSTER_DEFAULT:
+        chosen = cluster.bios_type if cluster is not None else None
+    if chosen is None or chosen == BiosType.CLUSTER_DEFAULT:
+        return BiosType.I440FX_SEA_BIOS
+    return chosen
+
+
+def machine_type(vm: m.Vm, bios: BiosType) -> str:
+    if vm.custom_emulated_machine:
+        return vm.custom_emulated_machine
+    return "q35" if bios in _Q35 else "pc"
+
+
+def graphics_specs(vm: m.Vm) -> list[p.GraphicsSpec]:
+    """One display, VNC unless the VM asks for SPICE; it starts locked until a ticket is set."""
+    display = vm.display.type if vm.display is not None and vm.display.type else None
+    return [p.GraphicsSpec(type=(display or DisplayType.VNC).value)]
+
+
+def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
+    """What the agent needs to define and start the VM, from the VM, its cluster and devices."""
+    vm = repos.vms.get(conn, vm_id)
+    cluster_id = vm.cluster.id if vm.cluster is not None else None
+    cluster = repos.clusters.find(conn, cluster_id) if cluster_id else None
+    bios = effective_bios(vm, cluster)
+    topology = vm.cpu.topology if vm.cpu is not None else None
+    boot = vm.os.boot.devices if vm.os is not None and vm.os.boot is not None else None
+    kernel_boot = vm.os or m.OperatingSystem()
+    return p.VmSpec(
+        id=vm_id,
+        name=vm.name or vm_id,
+        memory_bytes=vm.memory or 0,
+        cpu_sockets=(topology.sockets if topology else None) or 1,
+        cpu_cores=(topology.cores if topology else None) or 1,
+        cpu_threads=(topology.threads if topology else None) or 1,
+        machine=machine_type(vm, bios),
+        firmware="uefi" if bios in _UEFI else "bios",
+        secure_boot=bios == BiosType.Q35_SECURE_BOOT,
+        tpm=bool(vm.tpm_enabled),
+        cpu_type=(cluster.cpu.type if cluster is not None and cluster.cpu is not None else None)
+        or None,
+        graphics=graphics_specs(vm),
+        os_type=(vm.os.type if vm.os is not None else None) or "other",
+        boot_devices=[device.value for device in boot] if boot else ["hd"],
+        disks=disk_specs(conn, vm_id),
+        nics=nic_specs(conn, vm_id),
+        serial_log_path=console_log_path(conn, vm_id),
+        kernel=kernel_boot.kernel or None,
+        initrd=kernel_boot.initrd or None,
+        cmdline=kernel_boot.cmdline or None,
+    )

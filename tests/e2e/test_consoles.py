@@ -1,0 +1,149 @@
+"""Consoles of a real QEMU guest on a testbed host, through the engine: a ticket opens the VNC
+display behind the engine's WebSocket proxy (RFB with VNC authentication), a wrong or expired
+ticket does not, and the serial console shows the guest's output."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import time
+from collections.abc import AsyncIterator, Iterator
+from io import BytesIO
+from pathlib import Path
+
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from support.consoles import RfbError, ServerInit, rfb_handshake, served, sso_token
+from virtfleet.cli.serialconsole import console_url, relay_console
+from virtfleet.testbed import GuestImage, Testbed, TestbedError, build_guest_image
+from virtfleet.testbed.image import find_kernel
+from virtfleet.testbed.initramfs import UP_MARKER
+from virtfleet.testbed.lab import (
+    ADMIN_PASSWORD,
+    Lab,
+    active_data_domain,
+    add_hosts,
+    console_log,
+    guest_vm,
+    open_lab,
+    wait_console,
+)
+from virtfleet.testbed.processes import is_alive
+
+log = logging.getLogger(__name__)
+_TOOLS = ("libvirtd", "virtlogd", "qemu-system-x86_64", "qemu-img", "busybox", "mkfs.ext4")
+
+
+def _kernel_missing() -> bool:
+    try:
+        find_kernel()
+    except TestbedError:
+        return True
+    return False
+
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(os.geteuid() != 0, reason="the testbed needs root"),
+    pytest.mark.skipif(
+        not all(shutil.which(t) for t in _TOOLS),
+        reason="needs libvirt-daemon-system, qemu-system-x86, qemu-utils, busybox-static",
+    ),
+    pytest.mark.skipif(_kernel_missing(), reason="needs a guest kernel in /boot (linux-image)"),
+]
+
+GUEST_S = 90.0
+VNC_CONSOLE = "766e63"
+CONSOLE_S = 30.0
+
+
+@pytest.fixture(name="image")
+def image_fixture(tmp_path_factory: pytest.TempPathFactory) -> GuestImage:
+    return build_guest_image(tmp_path_factory.mktemp("guest-image"))
+
+
+@pytest.fixture(name="bed")
+def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
+    with Testbed.up(tmp_path / "bed", 1, prefix="vfc", subnet="10.76.0.0/24") as bed:
+        yield bed
+    assert not (tmp_path / "bed").exists()
+
+
+@pytest.fixture(name="lab")
+async def lab_fixture(bed: Testbed, image: GuestImage, tmp_path: Path) -> AsyncIterator[Lab]:
+    async with open_lab(bed, image, tmp_path / "engine") as lab:
+        yield lab
+    assert not [p.pid for p in lab.agents.values() if is_alive(p.pid)]
+
+
+async def _vnc(base_url: str, vm_id: str, token: str, ticket: str) -> ServerInit:
+    url = base_url.replace("http://", "ws://")
+    url += f"/ovirt-engine/services/console/vnc/{vm_id}?access_token={token}"
+    async with connect(url, subprotocols=["binary"]) as ws:  # type: ignore[list-item]
+        return await asyncio.wait_for(rfb_handshake(ws, ticket), CONSOLE_S)
+
+
+async def _ticket(lab: Lab, vm_id: str, expiry: int) -> str:
+    reply = await lab.api.post(
+        f"/vms/{vm_id}/graphicsconsoles/{VNC_CONSOLE}/ticket",
+        {"ticket": {"expiry": expiry}},
+        expect=200,
+    )
+    return str(reply["ticket"]["value"])
+
+
+async def test_a_ticket_opens_the_guests_display_and_the_serial_console_shows_its_output(
+    lab: Lab,
+) -> None:
+    started = time.monotonic()
+    await add_hosts(lab)
+    domain = await active_data_domain(lab)
+    vm, _volume = await guest_vm(lab, domain)
+    vm_id = vm["id"]
+    await lab.api.act(f"/vms/{vm_id}", "start")
+    await lab.api.wait_status(f"/vms/{vm_id}", "up", GUEST_S)
+    await wait_console(console_log(domain, vm_id), [UP_MARKER], timeout=GUEST_S)
+    log.info("guest up after %.1f s", time.monotonic() - started)
+
+    async with served(lab.ctx) as base_url:
+        token = await sso_token(base_url, ADMIN_PASSWORD)
+
+        ticket = await _ticket(lab, vm_id, 120)
+        display = await _vnc(base_url, vm_id, token, ticket)
+        assert display.width > 0 and display.height > 0
+
+        with pytest.raises(RfbError):
+            await _vnc(base_url, vm_id, token, ticket[::-1])
+
+        expiring = await _ticket(lab, vm_id, 1)
+        await asyncio.sleep(2.5)
+        with pytest.raises(RfbError):
+            await _vnc(base_url, vm_id, token, expiring)
+
+        with pytest.raises(InvalidStatus) as refused:
+            await _vnc(base_url, vm_id, "not-a-token", await _ticket(lab, vm_id, 120))
+        assert refused.value.response.status_code == 403
+
+        read_end, write_end = os.pipe()
+        out = BytesIO()
+        try:
+            # The guest prints a TICK line every second: a few seconds of console show some.
+            await asyncio.to_thread(
+                relay_console,
+                console_url(base_url, vm_id),
+                token,
+                context=None,
+                input_fd=read_end,
+                output=out,
+                interactive=False,
+                timeout=5.0,
+            )
+        finally:
+            os.close(write_end)
+            os.close(read_end)
+        assert b"TICK " in out.getvalue(), out.getvalue()
+    log.info("consoles checked after %.1f s", time.monotonic() - started)

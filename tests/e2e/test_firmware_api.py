@@ -1,0 +1,75 @@
+"""Chipset, firmware and TPM chosen through the API reach a real guest: a VM added with oVirt's
+``q35_secure_boot`` BIOS type and ``tpm_enabled`` boots under OVMF with Secure Boot on and a TPM."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from virtfleet.testbed import GuestImage, Testbed, build_guest_image
+from virtfleet.testbed.initramfs import UP_MARKER
+from virtfleet.testbed.lab import (
+    JOB_S,
+    LAB_TOOLS,
+    Lab,
+    active_data_domain,
+    add_hosts,
+    console_log,
+    guest_vm,
+    missing_requirements,
+    open_lab,
+    wait_console,
+)
+
+_MISSING = missing_requirements((*LAB_TOOLS, "mkfs.ext4", "swtpm"))
+pytestmark = [pytest.mark.e2e, pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))]
+
+BOOT_S = 180.0  # OVMF under TCG, then the kernel: slower than SeaBIOS
+SECURE_BOOT_LINE = "secureboot: Secure boot enabled"
+KERNEL_LOG_CMDLINE = "console=ttyS0 loglevel=7"
+
+
+@pytest.fixture(name="image")
+def image_fixture(tmp_path_factory: pytest.TempPathFactory) -> GuestImage:
+    return build_guest_image(tmp_path_factory.mktemp("guest-image"))
+
+
+@pytest.fixture(name="bed")
+def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
+    with Testbed.up(tmp_path / "bed", 1, prefix="vff", subnet="10.79.0.0/24") as bed:
+        yield bed
+    assert not (tmp_path / "bed").exists()
+
+
+@pytest.fixture(name="lab")
+async def lab_fixture(bed: Testbed, image: GuestImage, tmp_path: Path) -> AsyncIterator[Lab]:
+    async with open_lab(bed, image, tmp_path / "engine") as lab:
+        yield lab
+
+
+async def test_a_q35_secure_boot_vm_with_tpm_boots_with_secure_boot_on(lab: Lab) -> None:
+    await add_hosts(lab)
+    domain = await active_data_domain(lab)
+    os_boot = {
+        "kernel": str(lab.image.kernel),
+        "initrd": str(lab.image.initrd),
+        "cmdline": KERNEL_LOG_CMDLINE,  # the kernel's own lines tell Secure Boot and the TPM
+    }
+    vm, _ = await guest_vm(
+        lab, domain, "uefi1", bios={"type": "q35_secure_boot"}, tpm_enabled=True, os=os_boot
+    )
+    assert vm["bios"]["type"] == "q35_secure_boot" and vm["tpm_enabled"] is True
+    assert vm["os"]["cmdline"] == KERNEL_LOG_CMDLINE
+    path = f"/vms/{vm['id']}"
+
+    await lab.api.act(path, "start")
+    await lab.api.wait_status(path, "up", BOOT_S)
+    output = await wait_console(
+        console_log(domain, vm["id"]), [SECURE_BOOT_LINE, UP_MARKER], timeout=BOOT_S
+    )
+    assert "TPM2" in output, "the guest found no TPM"
+
+    await lab.api.act(path, "stop")
+    await lab.api.wait_status(path, "down", JOB_S)

@@ -1,0 +1,260 @@
+"""Consoles through the engine on simulated hosts (libvirt's test driver): display tickets reach
+the host, and the WebSocket proxies authenticate and relay. The test driver has no VNC server
+and no serial console, so the relay of bytes is checked with a console standing in for one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
+from io import BytesIO
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from test_hosts_lab import opened
+from test_vms_lab import API, VmLab
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from support.consoles import served, sso_token
+from virtfleet.agent.hypervisor.base import ConsoleOutput, SerialConsole
+from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
+from virtfleet.cli.serialconsole import console_url, relay_console
+from virtfleet.common.errors import Conflict
+from virtfleet.engine.context import ServiceFactory
+from virtfleet.engine.services.consoles import console_services
+
+VNC_CONSOLE = "766e63"
+WAIT_S = 15.0
+
+
+class ConsoleLab(VmLab):
+    service_factories: ClassVar[tuple[ServiceFactory, ...]] = (
+        *VmLab.service_factories,
+        console_services,
+    )
+
+
+@pytest.fixture(name="lab")
+async def lab_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ConsoleLab]:
+    async with opened(ConsoleLab(tmp_path), monkeypatch) as lab:
+        yield lab
+
+
+async def _running_vm(lab: ConsoleLab) -> tuple[str, LibvirtDriver]:
+    agent, _host_id = await lab.up_host("host1")
+    vm = await lab.add_vm("vm1")
+    await lab.run_action(vm["id"], "start")
+    await lab.wait_vm(vm["id"], "up")
+    assert isinstance(agent.driver, LibvirtDriver)
+    return vm["id"], agent.driver
+
+
+async def test_a_console_ticket_sets_the_password_of_the_vms_display_on_its_host(
+    lab: ConsoleLab,
+) -> None:
+    vm_id, driver = await _running_vm(lab)
+    before = datetime.now(UTC)
+
+    reply = await lab.http.post(
+        f"{API}/vms/{vm_id}/graphicsconsoles/{VNC_CONSOLE}/ticket",
+        json={"ticket": {"expiry": 300}},
+    )
+
+    assert reply.status_code == 200, reply.text
+    ticket = reply.json()["ticket"]
+    assert ticket["expiry"] == 300 and len(ticket["value"]) == 8
+    on_host = driver.display_ticket(vm_id)
+    assert on_host is not None and on_host.password == ticket["value"]
+    valid_for = on_host.valid_to - before
+    assert timedelta(seconds=295) < valid_for < timedelta(seconds=305)
+
+
+async def test_the_vm_ticket_action_takes_the_clients_value_in_xml_like_the_sdk(
+    lab: ConsoleLab,
+) -> None:
+    vm_id, driver = await _running_vm(lab)
+    body = "<action><ticket><value>s3cret</value><expiry>120</expiry></ticket></action>"
+
+    reply = await lab.http.post(
+        f"{API}/vms/{vm_id}/ticket",
+        content=body,
+        headers={"Content-Type": "application/xml", "Accept": "application/xml"},
+    )
+
+    assert reply.status_code == 200, reply.text
+    assert "<value>s3cret</value>" in reply.text and "<expiry>120</expiry>" in reply.text
+    on_host = driver.display_ticket(vm_id)
+    assert on_host is not None and on_host.password == "s3cret"
+
+
+async def test_a_vm_lists_its_ticket_action_and_its_console_lists_one_too(
+    lab: ConsoleLab,
+) -> None:
+    vm_id, _ = await _running_vm(lab)
+    vm = await lab.vm(vm_id)
+    console = (await lab.http.get(f"{API}/vms/{vm_id}/graphicsconsoles/{VNC_CONSOLE}")).json()
+    assert "ticket" in {link["rel"] for link in vm["actions"]["link"]}
+    assert "ticket" in {link["rel"] for link in console["actions"]["link"]}
+
+
+async def test_a_ticket_for_a_vm_that_is_down_is_refused(lab: ConsoleLab) -> None:
+    await lab.up_host("host1")
+    vm = await lab.add_vm("vm1")
+
+    reply = await lab.http.post(f"{API}/vms/{vm['id']}/ticket", json={"ticket": {}})
+
+    assert reply.status_code == 409, reply.text
+    assert "not running" in reply.json()["detail"]
+
+
+async def test_a_ticket_expiry_out_of_range_or_a_vnc_ticket_too_long_is_refused(
+    lab: ConsoleLab,
+) -> None:
+    vm_id, _ = await _running_vm(lab)
+    url = f"{API}/vms/{vm_id}/ticket"
+
+    no_time = await lab.http.post(url, json={"ticket": {"expiry": 0}})
+    too_long = await lab.http.post(url, json={"ticket": {"value": "123456789"}})
+
+    assert no_time.status_code == 400, no_time.text
+    assert too_long.status_code == 400 and "at most 8" in too_long.json()["detail"]
+
+
+# --- WebSocket proxies --------------------------------------------------------------------------
+
+
+class EchoConsole(SerialConsole):
+    """Stands in for a guest's serial port: greets, then answers every input in capitals."""
+
+    def __init__(self, on_output: ConsoleOutput) -> None:
+        self.on_output = on_output
+        self.closed = threading.Event()
+        on_output(b"login: ")
+
+    def write(self, data: bytes) -> None:
+        if self.closed.is_set():
+            raise Conflict("closed")
+        self.on_output(data.upper())
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+@pytest.fixture(name="echo")
+def echo_fixture() -> Iterator[list[EchoConsole]]:
+    yield []
+
+
+def _with_echo_console(driver: LibvirtDriver, opened_consoles: list[EchoConsole]) -> None:
+    def open_serial_console(vm_id: str, on_output: ConsoleOutput) -> SerialConsole:
+        console = EchoConsole(on_output)
+        opened_consoles.append(console)
+        return console
+
+    driver.open_serial_console = open_serial_console  # type: ignore[method-assign]
+
+
+async def _read_until(ws: ClientConnection, text: bytes) -> bytes:
+    seen = b""
+    while text not in seen:
+        message = await asyncio.wait_for(ws.recv(), WAIT_S)
+        seen += message if isinstance(message, bytes) else message.encode()
+    return seen
+
+
+def _ws_url(base_url: str, path: str) -> str:
+    return base_url.replace("http://", "ws://") + path
+
+
+async def test_the_serial_console_relays_both_ways_and_closes_the_hosts_side(
+    lab: ConsoleLab, echo: list[EchoConsole]
+) -> None:
+    vm_id, driver = await _running_vm(lab)
+    _with_echo_console(driver, echo)
+    async with served(lab.engine) as base_url:
+        token = await sso_token(base_url, "password")
+        url = _ws_url(base_url, f"/ovirt-engine/services/console/serial/{vm_id}")
+        async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            assert b"login: " in await _read_until(ws, b"login: ")
+            await ws.send(b"root\n")
+            assert b"ROOT\n" in await _read_until(ws, b"ROOT\n")
+        for _ in range(int(WAIT_S / 0.05)):
+            if echo[0].closed.is_set():
+                break
+            await asyncio.sleep(0.05)
+    assert echo[0].closed.is_set(), "the host's console stayed open after the client left"
+
+
+async def test_the_cli_relay_pipes_stdin_to_the_console_and_its_output_to_stdout(
+    lab: ConsoleLab, echo: list[EchoConsole]
+) -> None:
+    vm_id, driver = await _running_vm(lab)
+    _with_echo_console(driver, echo)
+    async with served(lab.engine) as base_url:
+        token = await sso_token(base_url, "password")
+        read_end, write_end = os.pipe()
+        os.write(write_end, b"uname\n")
+        out = BytesIO()
+        try:
+            await asyncio.to_thread(
+                relay_console,
+                console_url(base_url, vm_id),
+                token,
+                context=None,
+                input_fd=read_end,
+                output=out,
+                interactive=False,
+                timeout=2.0,
+            )
+        finally:
+            os.close(write_end)
+            os.close(read_end)
+    assert out.getvalue().startswith(b"login: ")
+    assert b"UNAME\n" in out.getvalue()
+
+
+async def test_a_console_the_host_cannot_open_closes_with_the_hosts_reason(
+    lab: ConsoleLab,
+) -> None:
+    vm_id, _ = await _running_vm(lab)
+    async with served(lab.engine) as base_url:
+        token = await sso_token(base_url, "password")
+        url = _ws_url(base_url, f"/ovirt-engine/services/console/serial/{vm_id}")
+        async with connect(url, additional_headers={"Authorization": f"Bearer {token}"}) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), WAIT_S)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4500
+    assert "not supported" in closed.value.rcvd.reason
+
+
+async def test_the_vnc_proxy_says_why_when_the_display_has_no_port(lab: ConsoleLab) -> None:
+    vm_id, _ = await _running_vm(lab)
+    async with served(lab.engine) as base_url:
+        token = await sso_token(base_url, "password")
+        url = _ws_url(base_url, f"/ovirt-engine/services/console/vnc/{vm_id}")
+        url += f"?access_token={token}"
+        async with connect(url, subprotocols=["binary"]) as ws:  # type: ignore[list-item]
+            assert ws.subprotocol == "binary"
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), WAIT_S)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
+
+
+@pytest.mark.parametrize("kind", ["vnc", "serial"])
+@pytest.mark.parametrize("token", [None, "not-a-token"])
+async def test_a_console_without_a_valid_token_is_refused(
+    lab: ConsoleLab, kind: str, token: str | None
+) -> None:
+    vm_id, _ = await _running_vm(lab)
+    headers = {} if token is None else {"Authorization": f"Bearer {token}"}
+    async with served(lab.engine) as base_url:
+        url = _ws_url(base_url, f"/ovirt-engine/services/console/{kind}/{vm_id}")
+        with pytest.raises(InvalidStatus) as refused:
+            async with connect(url, additional_headers=headers):
+                pass
+    assert refused.value.response.status_code == 403
