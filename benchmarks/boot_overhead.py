@@ -44,8 +44,8 @@ from virtfleet.testbed.lab import (
 )
 from virtfleet.testbed.proc import run
 
-PREFIX = "vfb"
-SUBNET = "10.78.0.0/24"
+PREFIX = "vfo"
+SUBNET = "10.80.0.0/24"
 TARGET_RATIO = 1.15
 BOOT_S = 180.0  # a TCG boot takes about 7 s here; much more when the machine is busy
 POLL_S = 0.02  # both sides watch their console the same way, at this period

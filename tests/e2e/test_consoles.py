@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import shutil
 import time
 from collections.abc import AsyncIterator, Iterator
 from io import BytesIO
@@ -18,12 +17,13 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from support.consoles import RfbError, ServerInit, rfb_handshake, served, sso_token
+from support.e2e import clean_testbed, requires
 from virtfleet.cli.serialconsole import console_url, relay_console
-from virtfleet.testbed import GuestImage, Testbed, TestbedError, build_guest_image
-from virtfleet.testbed.image import find_kernel
+from virtfleet.testbed import GuestImage, Testbed
 from virtfleet.testbed.initramfs import UP_MARKER
 from virtfleet.testbed.lab import (
     ADMIN_PASSWORD,
+    LAB_TOOLS,
     Lab,
     active_data_domain,
     add_hosts,
@@ -35,42 +35,17 @@ from virtfleet.testbed.lab import (
 from virtfleet.testbed.processes import is_alive
 
 log = logging.getLogger(__name__)
-_TOOLS = ("libvirtd", "virtlogd", "qemu-system-x86_64", "qemu-img", "busybox", "mkfs.ext4")
-
-
-def _kernel_missing() -> bool:
-    try:
-        find_kernel()
-    except TestbedError:
-        return True
-    return False
-
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(os.geteuid() != 0, reason="the testbed needs root"),
-    pytest.mark.skipif(
-        not all(shutil.which(t) for t in _TOOLS),
-        reason="needs libvirt-daemon-system, qemu-system-x86, qemu-utils, busybox-static",
-    ),
-    pytest.mark.skipif(_kernel_missing(), reason="needs a guest kernel in /boot (linux-image)"),
-]
+pytestmark = requires(*LAB_TOOLS, "mkfs.ext4")
 
 GUEST_S = 90.0
 VNC_CONSOLE = "766e63"
 CONSOLE_S = 30.0
 
 
-@pytest.fixture(name="image")
-def image_fixture(tmp_path_factory: pytest.TempPathFactory) -> GuestImage:
-    return build_guest_image(tmp_path_factory.mktemp("guest-image"))
-
-
 @pytest.fixture(name="bed")
 def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
-    with Testbed.up(tmp_path / "bed", 1, prefix="vfc", subnet="10.76.0.0/24") as bed:
+    with clean_testbed(tmp_path / "bed", 1, prefix="vfc", subnet="10.81.0.0/24") as bed:
         yield bed
-    assert not (tmp_path / "bed").exists()
 
 
 @pytest.fixture(name="lab")

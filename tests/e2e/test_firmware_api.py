@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from virtfleet.testbed import GuestImage, Testbed, build_guest_image
+from support.e2e import clean_testbed, requires
+from virtfleet.testbed import GuestImage, Testbed
 from virtfleet.testbed.initramfs import UP_MARKER
 from virtfleet.testbed.lab import (
     JOB_S,
@@ -18,29 +19,21 @@ from virtfleet.testbed.lab import (
     add_hosts,
     console_log,
     guest_vm,
-    missing_requirements,
     open_lab,
     wait_console,
 )
 
-_MISSING = missing_requirements((*LAB_TOOLS, "mkfs.ext4", "swtpm"))
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))]
+pytestmark = requires(*LAB_TOOLS, "mkfs.ext4", "swtpm")
 
 BOOT_S = 180.0  # OVMF under TCG, then the kernel: slower than SeaBIOS
 SECURE_BOOT_LINE = "secureboot: Secure boot enabled"
 KERNEL_LOG_CMDLINE = "console=ttyS0 loglevel=7"
 
 
-@pytest.fixture(name="image")
-def image_fixture(tmp_path_factory: pytest.TempPathFactory) -> GuestImage:
-    return build_guest_image(tmp_path_factory.mktemp("guest-image"))
-
-
 @pytest.fixture(name="bed")
 def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
-    with Testbed.up(tmp_path / "bed", 1, prefix="vff", subnet="10.79.0.0/24") as bed:
+    with clean_testbed(tmp_path / "bed", 1, prefix="vff", subnet="10.79.0.0/24") as bed:
         yield bed
-    assert not (tmp_path / "bed").exists()
 
 
 @pytest.fixture(name="lab")

@@ -26,11 +26,6 @@ pytestmark = [
 BOOT_LIMIT = 60.0
 
 
-@pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> GuestImage:
-    return build_guest_image(tmp_path_factory.mktemp("guest-image"))
-
-
 def _boot_until(image: GuestImage, disk: Path, console: Path, text: str) -> str:
     """Boot the guest under TCG until ``text`` is on its console; always kill QEMU by PID."""
     argv = ["qemu-system-x86_64", "-accel", "tcg", "-m", "256", "-nographic", "-no-reboot"]

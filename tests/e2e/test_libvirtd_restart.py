@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import threading
 import time
@@ -17,40 +16,21 @@ from typing import TypeVar
 
 import pytest
 
+from support.e2e import clean_testbed, requires
 from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
 from virtfleet.common.errors import AgentError
 from virtfleet.common.protocol import DiskSpec, VmRunState, VmSpec, VmState
-from virtfleet.testbed import GuestImage, Testbed, TestbedError, build_guest_image, thin_clone
+from virtfleet.testbed import GuestImage, Testbed, thin_clone
 from virtfleet.testbed.daemons import restart_libvirtd, start_libvirtd_again, stop_libvirtd
-from virtfleet.testbed.image import find_kernel
 from virtfleet.testbed.initramfs import UP_MARKER
+from virtfleet.testbed.lab import LAB_TOOLS
 from virtfleet.testbed.namespaces import netns_pids
 from virtfleet.testbed.plan import HostPlan
 from virtfleet.testbed.processes import is_alive
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-_TOOLS = ("libvirtd", "virtlogd", "qemu-system-x86_64", "qemu-img", "busybox", "nsenter")
-
-
-def _kernel_missing() -> bool:
-    try:
-        find_kernel()
-    except TestbedError:
-        return True
-    return False
-
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.timeout(240),
-    pytest.mark.skipif(os.geteuid() != 0, reason="the testbed needs root"),
-    pytest.mark.skipif(
-        not all(shutil.which(t) for t in _TOOLS),
-        reason="needs libvirt-daemon-system, qemu-system-x86, qemu-utils, busybox-static",
-    ),
-    pytest.mark.skipif(_kernel_missing(), reason="needs a guest kernel in /boot (linux-image)"),
-]
+pytestmark = [*requires(*LAB_TOOLS, "nsenter"), pytest.mark.timeout(240)]
 
 MIB = 1024**2
 GUEST_S = 90.0
@@ -87,16 +67,10 @@ class Events:
                 self._cond.wait(remaining)
 
 
-@pytest.fixture(name="image", scope="module")
-def image_fixture(tmp_path_factory: pytest.TempPathFactory) -> GuestImage:
-    return build_guest_image(tmp_path_factory.mktemp("guest-image"))
-
-
 @pytest.fixture(name="bed")
 def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
-    with Testbed.up(tmp_path / "bed", 1, prefix="vfr", subnet="10.77.0.0/24") as bed:
+    with clean_testbed(tmp_path / "bed", 1, prefix="vfl", subnet="10.77.0.0/24") as bed:
         yield bed
-    assert not (tmp_path / "bed").exists()
 
 
 @pytest.fixture(name="host")

@@ -30,7 +30,7 @@ from virtfleet.common.protocol import (
     VmSpec,
     VmState,
 )
-from virtfleet.testbed import GuestImage, TestbedError, build_guest_image, thin_clone
+from virtfleet.testbed import GuestImage, thin_clone
 from virtfleet.testbed.initramfs import CLEAN_SHUTDOWN_LINE, POWEROFF_MARKER, SYNCED_MARKER
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
@@ -199,14 +199,6 @@ def test_probe_guest_prints_its_marker_under_tcg() -> None:
     assert boots("tcg", kernel, timeout_s=30)
 
 
-@pytest.fixture(scope="module")
-def guest_image(tmp_path_factory: pytest.TempPathFactory) -> GuestImage:
-    try:
-        return build_guest_image(tmp_path_factory.mktemp("guest-image"))
-    except TestbedError as exc:
-        pytest.skip(f"cannot build the tiny guest: {exc}")
-
-
 def _tiny_guest(image: GuestImage, disk: Path, console: Path) -> VmSpec:
     vm_id = str(uuid.uuid4())
     return VmSpec(
@@ -222,7 +214,7 @@ def _tiny_guest(image: GuestImage, disk: Path, console: Path) -> VmSpec:
 
 
 def test_guest_powers_itself_off_on_shutdown_and_its_data_survives_to_the_next_boot(
-    driver: LibvirtDriver, guest_image: GuestImage, tmp_path: Path
+    driver: LibvirtDriver, image: GuestImage, tmp_path: Path
 ) -> None:
     stopped: list[VmState] = []
     got_stop = threading.Event()
@@ -234,8 +226,8 @@ def test_guest_powers_itself_off_on_shutdown_and_its_data_survives_to_the_next_b
 
     driver.subscribe(on_state)
     disk = tmp_path / "vm.qcow2"
-    thin_clone(guest_image.data_disk, disk)
-    first = _tiny_guest(guest_image, disk, tmp_path / "first.log")
+    thin_clone(image.data_disk, disk)
+    first = _tiny_guest(image, disk, tmp_path / "first.log")
     driver.create_vm(first)
     assert SYNCED_MARKER in _serial_output(tmp_path / "first.log", SYNCED_MARKER, 90)
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from support.e2e import clean_testbed, requires
 from virtfleet.engine.services.eventlog import EventCode
-from virtfleet.testbed import GuestImage, Testbed, TestbedHost, build_guest_image
+from virtfleet.testbed import GuestImage, Testbed, TestbedHost
 from virtfleet.testbed.initramfs import (
     CLEAN_SHUTDOWN_LINE,
     POWEROFF_MARKER,
@@ -30,7 +31,6 @@ from virtfleet.testbed.lab import (
     add_hosts,
     console_log,
     guest_vm,
-    missing_requirements,
     open_lab,
     wait_console,
 )
@@ -38,30 +38,16 @@ from virtfleet.testbed.namespaces import netns_pids
 from virtfleet.testbed.processes import is_alive
 
 log = logging.getLogger(__name__)
-_MISSING = missing_requirements((*LAB_TOOLS, "mkfs.ext4"))
-pytestmark = [pytest.mark.e2e, pytest.mark.skipif(_MISSING is not None, reason=str(_MISSING))]
+pytestmark = requires(*LAB_TOOLS, "mkfs.ext4")
 
 GUEST_S = 90.0  # TCG boot of the tiny guest: about 8 s here, much more on a loaded machine
 CRASH_REPORT_S = 30.0
 
 
-def _names(directory: Path, prefix: str) -> list[str]:
-    found = directory.iterdir() if directory.is_dir() else iter(())
-    return [p.name for p in found if p.name.startswith(prefix)]
-
-
-@pytest.fixture(name="image")
-def image_fixture(tmp_path_factory: pytest.TempPathFactory) -> GuestImage:
-    return build_guest_image(tmp_path_factory.mktemp("guest-image"))
-
-
 @pytest.fixture(name="bed")
 def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
-    with Testbed.up(tmp_path / "bed", 2, prefix="vfa", subnet="10.74.0.0/24") as bed:
+    with clean_testbed(tmp_path / "bed", 2, prefix="vfa", subnet="10.74.0.0/24") as bed:
         yield bed
-    assert _names(Path("/run/netns"), "vfa") == []
-    assert _names(Path("/sys/class/net"), "vfa") == []
-    assert not (tmp_path / "bed").exists()
 
 
 @pytest.fixture(name="lab")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from virtfleet.testbed import GuestImage, Testbed, TestbedError, build_guest_image, thin_clone
+from support.e2e import names
+from virtfleet.testbed import GuestImage, Testbed, TestbedError, thin_clone
 from virtfleet.testbed.initramfs import UP_MARKER
 from virtfleet.testbed.namespaces import netns_pids
 from virtfleet.testbed.processes import is_alive
@@ -33,11 +34,6 @@ def testbed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Testbed]:
     base = tmp_path_factory.mktemp("testbed") / "base"
     with Testbed.up(base, 2, prefix="vfe", subnet="10.78.0.0/24") as bed:
         yield bed
-
-
-@pytest.fixture(scope="module")
-def image(tmp_path_factory: pytest.TempPathFactory) -> GuestImage:
-    return build_guest_image(tmp_path_factory.mktemp("guest-image"))
 
 
 def _domain_xml(name: str, image: GuestImage, disk: Path, console: Path) -> str:
@@ -87,11 +83,6 @@ def _wait_for_text(path: Path, text: str, limit: float) -> str:
             return seen
         time.sleep(0.2)
     pytest.fail(f"{text!r} did not appear in {path} within {limit:g} s")
-
-
-def _names(directory: str, prefix: str) -> list[str]:
-    path = Path(directory)
-    return [p.name for p in path.iterdir() if p.name.startswith(prefix)] if path.is_dir() else []
 
 
 def _processes_mounting(path: Path) -> list[int]:
@@ -172,8 +163,8 @@ def test_down_leaves_no_namespace_link_process_mount_or_directory(
         bed.down()
     sleeper.wait(5)
     assert not [pid for pid in pids if is_alive(pid)]
-    assert _names("/run/netns", "vfd") == []
-    assert _names("/sys/class/net", "vfd") == []
+    assert names("/run/netns", "vfd") == []
+    assert names("/sys/class/net", "vfd") == []
     assert _processes_mounting(base) == []
     assert "/run/netns/vfd" not in Path("/proc/self/mountinfo").read_text()
     assert not base.exists()
@@ -187,7 +178,7 @@ def test_failed_bring_up_removes_everything_it_created(tmp_path: Path) -> None:
     base = tmp_path / "base"
     with pytest.raises(TestbedError, match="libvirtd"):
         Testbed.up(base, 2, prefix="vfr", subnet="10.75.0.0/24", libvirt_etc=bad_etc)
-    assert _names("/run/netns", "vfr") == []
-    assert _names("/sys/class/net", "vfr") == []
+    assert names("/run/netns", "vfr") == []
+    assert names("/sys/class/net", "vfr") == []
     assert _processes_mounting(base) == []
     assert not base.exists()

@@ -23,33 +23,14 @@ from typing import Any
 import httpx
 import pytest
 
+from support.e2e import requires
 from support.ports import free_port_run
-from virtfleet.testbed import GuestImage, TestbedError, build_guest_image
-from virtfleet.testbed.image import find_kernel
+from virtfleet.testbed import GuestImage
 from virtfleet.testbed.initramfs import SYNCED_MARKER, UP_MARKER
+from virtfleet.testbed.lab import LAB_TOOLS
 from virtfleet.testbed.processes import is_alive, read_pidfile, terminate
 
-_TOOLS = ("libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "qemu-img", "unshare")
-_GUEST_TOOLS = ("busybox", "mkfs.ext4")
-
-
-def _kernel_missing() -> bool:
-    try:
-        find_kernel()
-    except TestbedError:
-        return True
-    return False
-
-
-pytestmark = [
-    pytest.mark.e2e,
-    pytest.mark.skipif(os.geteuid() != 0, reason="needs root: mount namespace, system libvirtd"),
-    pytest.mark.skipif(
-        not all(shutil.which(t) for t in (*_TOOLS, *_GUEST_TOOLS)),
-        reason="needs libvirt-daemon-system, libvirt-clients, qemu-system-x86, qemu-utils",
-    ),
-    pytest.mark.skipif(_kernel_missing(), reason="needs a guest kernel in /boot (linux-image)"),
-]
+pytestmark = requires(*LAB_TOOLS, "unshare", "mkfs.ext4")
 
 API = "/ovirt-engine/api"
 PASSWORD = "up-real-test-password"
@@ -269,14 +250,6 @@ class Up:
         terminate(self.root.daemon_pids())
         if self.mount_ns is not None:
             terminate([(pid, None) for pid in _pids_in(self.mount_ns)], grace=5.0)
-
-
-@pytest.fixture(name="image")
-def image_fixture(tmp_path_factory: pytest.TempPathFactory) -> Iterator[GuestImage]:
-    out = tmp_path_factory.mktemp("up-real-image")
-    yield build_guest_image(out)
-    shutil.rmtree(out)
-    assert not out.exists()
 
 
 @pytest.fixture(name="up")

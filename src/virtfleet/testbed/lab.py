@@ -258,18 +258,21 @@ async def stop_running_vms(api: EngineClient) -> None:
             await api.act(f"/vms/{vm['id']}", "stop")
 
 
+async def add_host(lab: Lab, host: TestbedHost) -> str:
+    """Add one testbed host to the Default cluster through the API; its id (it is installing)."""
+    body = {
+        "name": host.name,
+        "address": host.address,
+        "port": DEFAULT_AGENT_PORT,
+        "root_password": ENROLL_SECRET,
+        "cluster": {"name": "Default"},
+    }
+    return str((await lab.api.post("/hosts", body))["id"])
+
+
 async def add_hosts(lab: Lab) -> dict[str, str]:
     """Add every testbed host to the Default cluster; their ids by name once all are up."""
-    ids = {}
-    for host in lab.bed.hosts:
-        body = {
-            "name": host.name,
-            "address": host.address,
-            "port": DEFAULT_AGENT_PORT,
-            "root_password": ENROLL_SECRET,
-            "cluster": {"name": "Default"},
-        }
-        ids[host.name] = (await lab.api.post("/hosts", body))["id"]
+    ids = {host.name: await add_host(lab, host) for host in lab.bed.hosts}
     for host_id in ids.values():
         await lab.api.wait_status(f"/hosts/{host_id}", "up", HOST_UP_S)
     return ids
