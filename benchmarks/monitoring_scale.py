@@ -405,9 +405,18 @@ def run(size: Size, base: Path) -> dict[str, Any]:
                 figures["vms"] = count_status(client, "vms", "status=up")
             figures["vms_up_s"] = round(time.monotonic() - start, 1)
             figures["vms_up_per_s"] = round(figures["vms"] / figures["vms_up_s"], 1)
+            with engine.client() as client:
+                # Steady state: every VM up and every start job finished, then a short pause.
+                wait_until(
+                    "start jobs finished",
+                    lambda: count_status(client, "jobs", "status=started") == 0,
+                    timeout=max(60.0, size.vm_budget_s),
+                    every=5.0,
+                )
+                figures["jobs_running_at_window"] = count_status(client, "jobs", "status=started")
             figures["setup_s"] = round(time.monotonic() - setup_start, 1)
 
-            time.sleep(min(5.0, size.cpu_window_s / 4))  # let the start-up burst settle
+            time.sleep(min(30.0, size.cpu_window_s / 2))  # let the start-up burst settle
             figures.update(engine_cpu(engine, size.cpu_window_s))
             figures.update(measure_lag(engine, sims, size))
             figures["engine_rss_mib_end"] = round(process_rss_bytes(engine.process.pid) / MiB, 1)

@@ -8,18 +8,15 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Iterator
 from io import BytesIO
-from pathlib import Path
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from support.consoles import RfbError, ServerInit, rfb_handshake, served, sso_token
-from support.e2e import clean_testbed, requires
+from support.e2e import lab_fixtures, requires
 from virtfleet.cli.serialconsole import console_url, relay_console
-from virtfleet.testbed import GuestImage, Testbed
 from virtfleet.testbed.initramfs import UP_MARKER
 from virtfleet.testbed.lab import (
     ADMIN_PASSWORD,
@@ -29,10 +26,8 @@ from virtfleet.testbed.lab import (
     add_hosts,
     console_log,
     guest_vm,
-    open_lab,
     wait_console,
 )
-from virtfleet.testbed.processes import is_alive
 
 log = logging.getLogger(__name__)
 pytestmark = requires(*LAB_TOOLS, "mkfs.ext4")
@@ -42,17 +37,7 @@ VNC_CONSOLE = "766e63"
 CONSOLE_S = 30.0
 
 
-@pytest.fixture(name="bed")
-def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
-    with clean_testbed(tmp_path / "bed", 1, prefix="vfc", subnet="10.81.0.0/24") as bed:
-        yield bed
-
-
-@pytest.fixture(name="lab")
-async def lab_fixture(bed: Testbed, image: GuestImage, tmp_path: Path) -> AsyncIterator[Lab]:
-    async with open_lab(bed, image, tmp_path / "engine") as lab:
-        yield lab
-    assert not [p.pid for p in lab.agents.values() if is_alive(p.pid)]
+bed_fixture, lab_fixture = lab_fixtures(1, prefix="vfc", subnet="10.81.0.0/24")
 
 
 async def _vnc(base_url: str, vm_id: str, token: str, ticket: str) -> ServerInit:

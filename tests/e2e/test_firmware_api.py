@@ -3,13 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import pytest
-
-from support.e2e import clean_testbed, requires
-from virtfleet.testbed import GuestImage, Testbed
+from support.e2e import lab_fixtures, requires
 from virtfleet.testbed.initramfs import UP_MARKER
 from virtfleet.testbed.lab import (
     JOB_S,
@@ -19,7 +13,6 @@ from virtfleet.testbed.lab import (
     add_hosts,
     console_log,
     guest_vm,
-    open_lab,
     wait_console,
 )
 
@@ -30,16 +23,7 @@ SECURE_BOOT_LINE = "secureboot: Secure boot enabled"
 KERNEL_LOG_CMDLINE = "console=ttyS0 loglevel=7"
 
 
-@pytest.fixture(name="bed")
-def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
-    with clean_testbed(tmp_path / "bed", 1, prefix="vff", subnet="10.79.0.0/24") as bed:
-        yield bed
-
-
-@pytest.fixture(name="lab")
-async def lab_fixture(bed: Testbed, image: GuestImage, tmp_path: Path) -> AsyncIterator[Lab]:
-    async with open_lab(bed, image, tmp_path / "engine") as lab:
-        yield lab
+bed_fixture, lab_fixture = lab_fixtures(1, prefix="vff", subnet="10.79.0.0/24")
 
 
 async def test_a_q35_secure_boot_vm_with_tpm_boots_with_secure_boot_on(lab: Lab) -> None:

@@ -4,14 +4,8 @@ host brings it up."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
-import pytest
-
-from support.e2e import clean_testbed, requires
+from support.e2e import lab_fixtures, requires
 from virtfleet.engine.services.eventlog import EventCode
-from virtfleet.testbed import GuestImage, Testbed
 from virtfleet.testbed.daemons import start_libvirtd_again, stop_libvirtd
 from virtfleet.testbed.lab import (
     ENROLL_SECRET,
@@ -20,22 +14,12 @@ from virtfleet.testbed.lab import (
     LAB_TOOLS,
     Lab,
     add_host,
-    open_lab,
 )
 
 pytestmark = requires(*LAB_TOOLS)
 
 
-@pytest.fixture(name="bed")
-def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
-    with clean_testbed(tmp_path / "bed", 1, prefix="vfh", subnet="10.82.0.0/24") as bed:
-        yield bed
-
-
-@pytest.fixture(name="lab")
-async def lab_fixture(bed: Testbed, image: GuestImage, tmp_path: Path) -> AsyncIterator[Lab]:
-    async with open_lab(bed, image, tmp_path / "engine") as lab:
-        yield lab
+bed_fixture, lab_fixture = lab_fixtures(1, prefix="vfh", subnet="10.82.0.0/24")
 
 
 async def test_a_host_with_a_stopped_libvirtd_fails_its_install_until_libvirtd_runs(

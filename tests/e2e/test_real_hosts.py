@@ -8,15 +8,13 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import AsyncIterator, Collection, Iterator
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from support.e2e import clean_testbed, requires
+from support.e2e import lab_fixtures, requires
 from virtfleet.engine.services.eventlog import EventCode
-from virtfleet.testbed import GuestImage, Testbed, TestbedHost
+from virtfleet.testbed import TestbedHost
 from virtfleet.testbed.initramfs import (
     CLEAN_SHUTDOWN_LINE,
     POWEROFF_MARKER,
@@ -31,11 +29,9 @@ from virtfleet.testbed.lab import (
     add_hosts,
     console_log,
     guest_vm,
-    open_lab,
     wait_console,
 )
 from virtfleet.testbed.namespaces import netns_pids
-from virtfleet.testbed.processes import is_alive
 
 log = logging.getLogger(__name__)
 pytestmark = requires(*LAB_TOOLS, "mkfs.ext4")
@@ -44,17 +40,7 @@ GUEST_S = 90.0  # TCG boot of the tiny guest: about 8 s here, much more on a loa
 CRASH_REPORT_S = 30.0
 
 
-@pytest.fixture(name="bed")
-def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
-    with clean_testbed(tmp_path / "bed", 2, prefix="vfa", subnet="10.74.0.0/24") as bed:
-        yield bed
-
-
-@pytest.fixture(name="lab")
-async def lab_fixture(bed: Testbed, image: GuestImage, tmp_path: Path) -> AsyncIterator[Lab]:
-    async with open_lab(bed, image, tmp_path / "engine") as lab:
-        yield lab
-    assert not [p.pid for p in lab.agents.values() if is_alive(p.pid)]
+bed_fixture, lab_fixture = lab_fixtures(2, prefix="vfa", subnet="10.74.0.0/24")
 
 
 def _vm_events(lab: Lab, vm_id: str, codes: Collection[int]) -> list[Any]:

@@ -3,14 +3,16 @@ nothing behind."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from virtfleet.testbed import Testbed
-from virtfleet.testbed.lab import missing_requirements
+from virtfleet.testbed import GuestImage, Testbed
+from virtfleet.testbed.lab import Lab, missing_requirements, open_lab
+from virtfleet.testbed.processes import is_alive
 
 
 def requires(*tools: str) -> list[pytest.MarkDecorator]:
@@ -33,3 +35,23 @@ def clean_testbed(base: Path, hosts: int, *, prefix: str, subnet: str) -> Iterat
     assert names("/run/netns", prefix) == []
     assert names("/sys/class/net", prefix) == []
     assert not base.exists()
+
+
+def lab_fixtures(
+    hosts: int, *, prefix: str, subnet: str
+) -> tuple[Callable[..., Any], Callable[..., Any]]:
+    """A module's ``bed`` and ``lab`` fixtures: a checked testbed of ``hosts`` hosts (``prefix``
+    and ``subnet`` unique to the module), their agents and an engine; nothing outlives a test."""
+
+    @pytest.fixture(name="bed")
+    def bed_fixture(tmp_path: Path) -> Iterator[Testbed]:
+        with clean_testbed(tmp_path / "bed", hosts, prefix=prefix, subnet=subnet) as bed:
+            yield bed
+
+    @pytest.fixture(name="lab")
+    async def lab_fixture(bed: Testbed, image: GuestImage, tmp_path: Path) -> AsyncIterator[Lab]:
+        async with open_lab(bed, image, tmp_path / "engine") as lab:
+            yield lab
+        assert not [p.pid for p in lab.agents.values() if is_alive(p.pid)]
+
+    return bed_fixture, lab_fixture

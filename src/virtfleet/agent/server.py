@@ -336,15 +336,18 @@ class AgentServer:
         except asyncio.QueueFull:
             log.warning("notification dropped: backlog full")
 
+    # The loops below also end on ``_running``: on Python 3.11 a ``wait_for`` whose inner call
+    # finishes just as the task is cancelled loses the cancellation, and stop would wait forever.
+
     async def _push_notifications(self) -> None:
-        while True:
+        while self._running:
             text = await self._outbox.get()
             ws = self._engine
             if ws is not None:
                 await self._send(ws, text)
 
     async def _report_stats(self) -> None:
-        while True:
+        while self._running:
             await asyncio.sleep(self._config.stats_interval_s)
             if self._engine is None:
                 continue

@@ -210,8 +210,11 @@ class HostMonitor:
                 watch.up.clear()
                 await self._lost(watch.host_id)
 
+    # Every loop here also ends once stop has begun (``_loop`` is None): on Python 3.11 a
+    # ``wait_for`` whose call finishes just as its task is cancelled loses the cancellation.
+
     async def _sweep(self) -> None:
-        while True:
+        while self._loop is not None:
             await self._clock.sleep(min(self._interval, self._grace / 2))
             try:
                 await self.check_grace()
@@ -233,7 +236,7 @@ class HostMonitor:
         host_id = watch.host_id
         backoff = self._interval
         try:
-            while True:
+            while self._loop is not None:
                 try:
                     await self._session(watch)
                 except (_StopWatching, NotFound):
@@ -268,7 +271,7 @@ class HostMonitor:
         if sink is not None:
             await sink.on_vm_list(host_id, list(vms.vms))
         ping_timeout = max(min(HOST_PING.timeout_s, self._grace), self._interval)
-        while True:
+        while self._loop is not None:
             await self._connections.call(host_id, HOST_PING, Empty(), timeout=ping_timeout)
             await self._answered(watch)
             await self._clock.sleep(self._interval)
