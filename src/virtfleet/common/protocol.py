@@ -361,10 +361,13 @@ METHODS: dict[str, Method[Wire, Wire]] = {
 class Notification(Generic[P]):
     name: str
     params: type[P]
+    snapshot: bool = False
+    """A snapshot makes every earlier one of its kind obsolete: a receiver that falls behind
+    may skip to the newest (a state change never is one: each must be applied, in order)."""
 
 
 VM_STATE_CHANGED = Notification("VM.stateChanged", VmState)
-HOST_STATS_REPORT = Notification("Host.statsReport", StatsReport)
+HOST_STATS_REPORT = Notification("Host.statsReport", StatsReport, snapshot=True)
 
 NOTIFICATIONS: dict[str, Notification[Wire]] = {
     n.name: n  # type: ignore[misc]

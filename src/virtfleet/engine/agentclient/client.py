@@ -12,7 +12,7 @@ import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from pydantic import ValidationError
 from websockets.asyncio.client import ClientConnection, connect
@@ -51,7 +51,11 @@ class AgentClient:
         self._ids = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
-        self._inbox: asyncio.Queue[tuple[str, Wire]] = asyncio.Queue()
+        self._inbox: asyncio.Queue[tuple[str, Wire | int]] = asyncio.Queue()
+        # The newest unprocessed snapshot of each kind, with its arrival number; the inbox holds
+        # only that number, so a dispatcher that falls behind skips to the newest snapshot.
+        self._snapshots: dict[str, tuple[int, Any]] = {}
+        self._arrivals = itertools.count(1)
 
     @property
     def uri(self) -> str:
@@ -172,18 +176,39 @@ class AgentClient:
         if kind is None:
             log.warning("unknown notification uri=%s method=%s", self.uri, msg.method)
             return
-        try:
-            params = kind.params.model_validate(msg.params)
-        except ValidationError as e:
-            log.warning("malformed notification uri=%s method=%s: %s", self.uri, msg.method, e)
+        if self._on_notification is None:
             return
-        if self._on_notification is not None:
+        if kind.snapshot:
+            arrival = next(self._arrivals)
+            self._snapshots[msg.method] = (arrival, msg.params)
+            self._inbox.put_nowait((msg.method, arrival))
+            return
+        params = self._validated(msg.method, msg.params)
+        if params is not None:
             self._inbox.put_nowait((msg.method, params))
+
+    def _validated(self, method: str, raw: Any) -> Wire | None:
+        try:
+            return NOTIFICATIONS[method].params.model_validate(raw)
+        except ValidationError as e:
+            log.warning("malformed notification uri=%s method=%s: %s", self.uri, method, e)
+            return None
+
+    def _newest_snapshot(self, method: str, arrival: int) -> Wire | None:
+        """The snapshot queued as ``arrival``, or None when a newer one is queued behind it."""
+        newest = self._snapshots.get(method)
+        if newest is None or newest[0] != arrival:
+            return None
+        del self._snapshots[method]
+        return self._validated(method, newest[1])
 
     async def _dispatch_notifications(self, callback: NotificationCallback) -> None:
         # One at a time, in arrival order: a VM's state changes must not be reordered.
         while True:
-            name, params = await self._inbox.get()
+            name, queued = await self._inbox.get()
+            params = self._newest_snapshot(name, queued) if isinstance(queued, int) else queued
+            if params is None:
+                continue
             try:
                 await callback(name, params)
             except Exception:
