@@ -6,17 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from io import BytesIO
 
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
-from support.consoles import RfbError, ServerInit, rfb_handshake, served, sso_token
+from support.consoles import RfbError, ServerInit, relayed_output, rfb_handshake, served, sso_token
 from support.e2e import lab_fixtures, requires
-from virtfleet.cli.serialconsole import console_url, relay_console
 from virtfleet.testbed.initramfs import UP_MARKER
 from virtfleet.testbed.lab import (
     ADMIN_PASSWORD,
@@ -88,22 +85,7 @@ async def test_a_ticket_opens_the_guests_display_and_the_serial_console_shows_it
             await _vnc(base_url, vm_id, "not-a-token", await _ticket(lab, vm_id, 120))
         assert refused.value.response.status_code == 403
 
-        read_end, write_end = os.pipe()
-        out = BytesIO()
-        try:
-            # The guest prints a TICK line every second: a few seconds of console show some.
-            await asyncio.to_thread(
-                relay_console,
-                console_url(base_url, vm_id),
-                token,
-                context=None,
-                input_fd=read_end,
-                output=out,
-                interactive=False,
-                timeout=5.0,
-            )
-        finally:
-            os.close(write_end)
-            os.close(read_end)
-        assert b"TICK " in out.getvalue(), out.getvalue()
+        # The guest prints a TICK line every second: a few seconds of console show some.
+        output = await relayed_output(base_url, vm_id, token, send=b"", timeout=5.0)
+        assert b"TICK " in output, output
     log.info("consoles checked after %.1f s", time.monotonic() - started)

@@ -5,11 +5,9 @@ and no serial console, so the relay of bytes is checked with a console standing 
 from __future__ import annotations
 
 import asyncio
-import os
 import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
-from io import BytesIO
 from pathlib import Path
 from typing import ClassVar
 
@@ -19,10 +17,9 @@ from test_vms_lab import API, VmLab
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from support.consoles import served, sso_token
+from support.consoles import relayed_output, served, sso_token
 from virtfleet.agent.hypervisor.base import ConsoleOutput, SerialConsole
 from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
-from virtfleet.cli.serialconsole import console_url, relay_console
 from virtfleet.common.errors import Conflict
 from virtfleet.engine.context import ServiceFactory
 from virtfleet.engine.services.consoles import console_services
@@ -196,25 +193,9 @@ async def test_the_cli_relay_pipes_stdin_to_the_console_and_its_output_to_stdout
     _with_echo_console(driver, echo)
     async with served(lab.engine) as base_url:
         token = await sso_token(base_url, "password")
-        read_end, write_end = os.pipe()
-        os.write(write_end, b"uname\n")
-        out = BytesIO()
-        try:
-            await asyncio.to_thread(
-                relay_console,
-                console_url(base_url, vm_id),
-                token,
-                context=None,
-                input_fd=read_end,
-                output=out,
-                interactive=False,
-                timeout=2.0,
-            )
-        finally:
-            os.close(write_end)
-            os.close(read_end)
-    assert out.getvalue().startswith(b"login: ")
-    assert b"UNAME\n" in out.getvalue()
+        output = await relayed_output(base_url, vm_id, token, send=b"uname\n", timeout=2.0)
+    assert output.startswith(b"login: ")
+    assert b"UNAME\n" in output
 
 
 async def test_a_console_the_host_cannot_open_closes_with_the_hosts_reason(

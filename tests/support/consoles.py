@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import struct
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from io import BytesIO
 
 import httpx
 import uvicorn
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, modes
 from websockets.asyncio.client import ClientConnection
 
 from support.ports import LOOPBACK
+from virtfleet.cli.serialconsole import console_url, relay_console
 from virtfleet.engine.api.app import create_app
 from virtfleet.engine.context import EngineContext
 
@@ -120,3 +123,28 @@ async def rfb_handshake(ws: ClientConnection, password: str) -> ServerInit:
     await rfb.read(16)  # pixel format
     name = (await rfb.read(await rfb.u32())).decode(errors="replace")
     return ServerInit(width, height, name)
+
+
+async def relayed_output(
+    base_url: str, vm_id: str, token: str, *, send: bytes, timeout: float
+) -> bytes:
+    """What ``virtfleet vm console`` prints, not on a terminal, when ``send`` is its input and it
+    relays for ``timeout`` seconds."""
+    read_end, write_end = os.pipe()
+    out = BytesIO()
+    try:
+        os.write(write_end, send)
+        await asyncio.to_thread(
+            relay_console,
+            console_url(base_url, vm_id),
+            token,
+            context=None,
+            input_fd=read_end,
+            output=out,
+            interactive=False,
+            timeout=timeout,
+        )
+    finally:
+        os.close(write_end)
+        os.close(read_end)
+    return out.getvalue()

@@ -24,6 +24,7 @@ from urllib.parse import quote
 from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
 from websockets.sync.client import ClientConnection, connect
 
+from virtfleet.common.consolepaths import SERIAL_CONSOLE_PREFIX
 from virtfleet.common.errors import (
     Conflict,
     HostUnreachable,
@@ -34,7 +35,6 @@ from virtfleet.common.errors import (
 
 log = logging.getLogger(__name__)
 
-SERIAL_CONSOLE_PATH = "/ovirt-engine/services/console/serial/"
 ESCAPE = b"\x1d"  # Ctrl-]
 CONNECT_TIMEOUT_S = 15.0
 _POLL_S = 0.2
@@ -53,7 +53,7 @@ def console_url(engine_url: str, vm_id: str) -> str:
     ws_scheme = {"https": "wss", "http": "ws"}.get(scheme.lower())
     if not sep or ws_scheme is None:
         raise VirtfleetError(f"cannot open a console through {engine_url!r}")
-    return f"{ws_scheme}://{rest}{SERIAL_CONSOLE_PATH}{quote(vm_id)}"
+    return f"{ws_scheme}://{rest}{SERIAL_CONSOLE_PREFIX}{quote(vm_id)}"
 
 
 def tls_context(verify: ssl.SSLContext | bool) -> ssl.SSLContext:

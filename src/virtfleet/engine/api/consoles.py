@@ -28,6 +28,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, WebSocketException
 
 from virtfleet.common.apimodel.enums import GraphicsType
+from virtfleet.common.consolepaths import SERIAL_CONSOLE_PREFIX, VNC_CONSOLE_PREFIX
 from virtfleet.common.errors import (
     Conflict,
     HostUnreachable,
@@ -42,9 +43,8 @@ from virtfleet.engine.services.consoles import CONSOLES_KEY, Consoles, consoles_
 
 log = logging.getLogger(__name__)
 
-CONSOLE_PREFIX = "/ovirt-engine/services/console"
-VNC_PATH = CONSOLE_PREFIX + "/vnc/{vm_id}"
-SERIAL_PATH = CONSOLE_PREFIX + "/serial/{vm_id}"
+VNC_PATH = VNC_CONSOLE_PREFIX + "{vm_id}"
+SERIAL_PATH = SERIAL_CONSOLE_PREFIX + "{vm_id}"
 VNC_SUBPROTOCOL = "binary"
 CLOSE_POLICY = 1008
 CLOSE_NOT_FOUND = 4404
