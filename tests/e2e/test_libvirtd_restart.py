@@ -9,17 +9,16 @@ import os
 import signal
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
 import pytest
 
-from support.e2e import clean_testbed, requires
+from support.e2e import clean_testbed, requires, tiny_guest_spec
 from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
 from virtfleet.common.errors import AgentError
-from virtfleet.common.protocol import DiskSpec, VmRunState, VmSpec, VmState
+from virtfleet.common.protocol import VmRunState, VmState
 from virtfleet.testbed import GuestImage, Testbed, thin_clone
 from virtfleet.testbed.daemons import restart_libvirtd, start_libvirtd_again, stop_libvirtd
 from virtfleet.testbed.initramfs import UP_MARKER
@@ -114,17 +113,8 @@ def _start_guest(driver: LibvirtDriver, image: GuestImage, tmp_path: Path) -> tu
     disk = tmp_path / "vm.qcow2"
     thin_clone(image.data_disk, disk)
     console = tmp_path / "console.log"
-    vm_id = str(uuid.uuid4())
-    spec = VmSpec(
-        id=vm_id,
-        name=f"vfr-{vm_id[:8]}",
-        memory_bytes=256 * MIB,
-        disks=[DiskSpec(path=str(disk))],
-        serial_log_path=str(console),
-        kernel=str(image.kernel),
-        initrd=str(image.initrd),
-        cmdline=image.cmdline,
-    )
+    spec = tiny_guest_spec(image, disk, console)
+    vm_id = spec.id
     assert driver.create_vm(spec).state is VmRunState.RUNNING
     _wait_console(console, UP_MARKER)
     return vm_id, console

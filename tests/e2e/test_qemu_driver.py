@@ -18,12 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from support.e2e import tiny_guest_spec
 from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
 from virtfleet.agent.hypervisor.libvirt.firmware import uefi_files
 from virtfleet.agent.hypervisor.libvirt.kvmprobe import boots, host_kernel
 from virtfleet.common.errors import NotFound
 from virtfleet.common.protocol import (
-    DiskSpec,
     Hypervisor,
     NicSpec,
     VmRunState,
@@ -199,20 +199,6 @@ def test_probe_guest_prints_its_marker_under_tcg() -> None:
     assert boots("tcg", kernel, timeout_s=30)
 
 
-def _tiny_guest(image: GuestImage, disk: Path, console: Path) -> VmSpec:
-    vm_id = str(uuid.uuid4())
-    return VmSpec(
-        id=vm_id,
-        name=f"vf-e2e-{vm_id[:8]}",
-        memory_bytes=256 * MIB,
-        disks=[DiskSpec(path=str(disk))],
-        serial_log_path=str(console),
-        kernel=str(image.kernel),
-        initrd=str(image.initrd),
-        cmdline=image.cmdline,
-    )
-
-
 def test_guest_powers_itself_off_on_shutdown_and_its_data_survives_to_the_next_boot(
     driver: LibvirtDriver, image: GuestImage, tmp_path: Path
 ) -> None:
@@ -227,7 +213,7 @@ def test_guest_powers_itself_off_on_shutdown_and_its_data_survives_to_the_next_b
     driver.subscribe(on_state)
     disk = tmp_path / "vm.qcow2"
     thin_clone(image.data_disk, disk)
-    first = _tiny_guest(image, disk, tmp_path / "first.log")
+    first = tiny_guest_spec(image, disk, tmp_path / "first.log")
     driver.create_vm(first)
     assert SYNCED_MARKER in _serial_output(tmp_path / "first.log", SYNCED_MARKER, 90)
 

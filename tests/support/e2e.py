@@ -3,6 +3,7 @@ nothing behind."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from virtfleet.common.protocol import DiskSpec, VmSpec
 from virtfleet.testbed import GuestImage, Testbed
 from virtfleet.testbed.lab import Lab, missing_requirements, open_lab
 from virtfleet.testbed.processes import is_alive
@@ -55,3 +57,18 @@ def lab_fixtures(
         assert not [p.pid for p in lab.agents.values() if is_alive(p.pid)]
 
     return bed_fixture, lab_fixture
+
+
+def tiny_guest_spec(image: GuestImage, disk: Path, console: Path) -> VmSpec:
+    """A 256 MiB VM with a new id booting the tiny guest on ``disk``, its console to ``console``."""
+    vm_id = str(uuid.uuid4())
+    return VmSpec(
+        id=vm_id,
+        name=f"vf-e2e-{vm_id[:8]}",
+        memory_bytes=256 * 1024**2,
+        disks=[DiskSpec(path=str(disk))],
+        serial_log_path=str(console),
+        kernel=str(image.kernel),
+        initrd=str(image.initrd),
+        cmdline=image.cmdline,
+    )
