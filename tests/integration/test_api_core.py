@@ -65,6 +65,21 @@ def test_unknown_ids_give_404_and_bad_bodies_400_without_changes(client: TestCli
     assert client.get(f"{API}/datacenters", headers=JSON).json() == before
 
 
+def test_a_cluster_cpu_type_must_be_one_oVirt_knows(client: TestClient) -> None:
+    body = {"name": "c1", "data_center": {"name": "Default"}, "cpu": {"type": "Intel 8086"}}
+    reply = client.post(f"{API}/clusters", headers=JSON, json=body)
+    assert reply.status_code == 400, reply.text
+    assert "Unknown cluster CPU type 'Intel 8086'" in reply.json()["detail"]
+    assert "c1" not in _names(client.get(f"{API}/clusters", headers=JSON).json(), "cluster")
+    body["cpu"] = {"type": "Secure AMD EPYC"}
+    created = client.post(f"{API}/clusters", headers=JSON, json=body)
+    assert created.status_code == 201, created.text
+    cluster = f"{API}/clusters/{created.json()['id']}"
+    reply = client.put(cluster, headers=JSON, json={"cpu": {"type": "AMD Athlon"}})
+    assert reply.status_code == 400, reply.text
+    assert client.get(cluster, headers=JSON).json()["cpu"]["type"] == "Secure AMD EPYC"
+
+
 def test_oversized_bodies_are_refused_with_413(client: TestClient) -> None:
     body = b"<data_center><name>" + b"x" * (5 * 1024 * 1024) + b"</name></data_center>"
     reply = client.post(f"{API}/datacenters", headers=BASIC, content=body)

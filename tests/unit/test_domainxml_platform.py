@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from virtfleet.agent.hypervisor.libvirt.cpumodels import CLUSTER_CPU_TYPES, comparison_xml
+from virtfleet.agent.hypervisor.libvirt.cpumodels import comparison_xml
 from virtfleet.agent.hypervisor.libvirt.domainxml import build_domain
+from virtfleet.common.cputypes import CLUSTER_CPU_TYPES
 from virtfleet.common.errors import InvalidInput
 from virtfleet.common.protocol import GraphicsSpec, NicSpec, VmSpec
 

@@ -8,6 +8,7 @@ from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import Architecture, MigrationBandwidthAssignmentMethod
+from virtfleet.common.cputypes import cluster_cpu_type
 from virtfleet.common.errors import Conflict
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -68,7 +69,11 @@ class ClusterService(DocumentService[m.Cluster]):
     def __init__(self, database: Database, *, parent_column: str | None = None) -> None:
         super().__init__(database, repos.clusters, parent_column=parent_column)
 
-    def _with_data_center(self, conn: Connection, obj: m.Cluster) -> m.Cluster:
+    def _checked(self, conn: Connection, obj: m.Cluster) -> m.Cluster:
+        """A cluster whose name, data center and CPU type are all real."""
+        require_name(obj, "cluster")
+        if obj.cpu is not None and obj.cpu.type:
+            cluster_cpu_type(obj.cpu.type)
         data_center = resolve_optional(
             conn, repos.data_centers, obj.data_center, field="data_center"
         )
@@ -77,15 +82,13 @@ class ClusterService(DocumentService[m.Cluster]):
     def prepare_new(
         self, conn: Connection, scope: Scope, obj: m.Cluster, options: Options
     ) -> m.Cluster:
-        require_name(obj, "cluster")
-        obj = self._with_data_center(conn, obj)
+        obj = self._checked(conn, obj)
         return obj.model_copy(update={"id": new_id(), **cluster_defaults(obj)})
 
     def prepare_update(
         self, conn: Connection, scope: Scope, current: m.Cluster, updated: m.Cluster
     ) -> m.Cluster:
-        require_name(updated, "cluster")
-        return self._with_data_center(conn, updated)
+        return self._checked(conn, updated)
 
     def before_remove(
         self, conn: Connection, scope: Scope, obj: m.Cluster, options: Options

@@ -9,10 +9,11 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from virtfleet.common.cputypes import cluster_cpu_type
 from virtfleet.common.errors import InvalidInput
 from virtfleet.common.protocol import DiskSpec, GraphicsSpec, NicSpec, VmSpec
 
-from .cpumodels import Cpu, CpuTopology, cluster_cpu_type
+from .cpumodels import Cpu, CpuTopology
 from .devices import (
     LOCKED_PASSWORD,
     LOCKED_VALID_TO,

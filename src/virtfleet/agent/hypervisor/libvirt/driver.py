@@ -23,6 +23,7 @@ from virtfleet.agent.hypervisor.base import (
     SerialConsole,
     VmStateCallback,
 )
+from virtfleet.common.cputypes import CLUSTER_CPU_TYPES, cluster_cpu_type
 from virtfleet.common.errors import AgentError, Conflict, InvalidInput, NotFound
 from virtfleet.common.protocol import (
     PROTOCOL_VERSION,
@@ -39,7 +40,6 @@ from virtfleet.common.protocol import (
 
 from . import consoles
 from .connection import libvirt_errors
-from .cpumodels import CLUSTER_CPU_TYPES, cluster_cpu_type
 from .domainxml import build_domain
 from .firmware import check_installed, uefi_files
 from .hostcheck import GuestSupport, can_run, guest_support

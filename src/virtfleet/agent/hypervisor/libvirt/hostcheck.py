@@ -9,7 +9,9 @@ from typing import Any
 
 import libvirt
 
-from .cpumodels import CLUSTER_CPU_TYPES, ClusterCpuType, comparison_xml
+from virtfleet.common.cputypes import CLUSTER_CPU_TYPES, ClusterCpuType
+
+from .cpumodels import comparison_xml
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,97 @@
+"""oVirt's cluster CPU types: the names clients choose from, and the CPU model and features each
+one means, so the engine can refuse a name no host could run and the agent can build the model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from virtfleet.common.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class ClusterCpuType:
+    """One cluster CPU type: every host in the cluster must run ``model`` with ``features``.
+
+    A feature is ``+name`` (required) or ``-name`` (disabled), as oVirt writes them.
+    """
+
+    name: str
+    vendor: str
+    model: str
+    features: tuple[str, ...] = ()
+
+
+_SPECTRE = ("+spec-ctrl", "+ssbd", "+md-clear")
+_NO_TSX = ("-hle", "-rtm")
+
+_TYPES = (
+    # The oldest types left oVirt's newest cluster levels, but scripts still name them (the SDK's
+    # own add_cluster example asks for Conroe).
+    ClusterCpuType("Intel Conroe Family", "Intel", "Conroe"),
+    ClusterCpuType("Intel Penryn Family", "Intel", "Penryn"),
+    ClusterCpuType("Intel Nehalem Family", "Intel", "Nehalem"),
+    ClusterCpuType("Secure Intel Nehalem Family", "Intel", "Nehalem", ("+spec-ctrl", "+ssbd")),
+    ClusterCpuType("Intel Westmere Family", "Intel", "Westmere"),
+    ClusterCpuType(
+        "Secure Intel Westmere Family", "Intel", "Westmere", ("+pcid", "+spec-ctrl", "+ssbd")
+    ),
+    ClusterCpuType("Intel SandyBridge Family", "Intel", "SandyBridge"),
+    ClusterCpuType("Secure Intel SandyBridge Family", "Intel", "SandyBridge", ("+pcid", *_SPECTRE)),
+    ClusterCpuType("Intel IvyBridge Family", "Intel", "IvyBridge"),
+    ClusterCpuType("Secure Intel IvyBridge Family", "Intel", "IvyBridge", ("+pcid", *_SPECTRE)),
+    ClusterCpuType("Intel Haswell Family", "Intel", "Haswell-noTSX"),
+    ClusterCpuType("Secure Intel Haswell Family", "Intel", "Haswell-noTSX", _SPECTRE),
+    ClusterCpuType("Intel Broadwell Family", "Intel", "Broadwell-noTSX"),
+    ClusterCpuType("Secure Intel Broadwell Family", "Intel", "Broadwell-noTSX", _SPECTRE),
+    ClusterCpuType("Intel Skylake Client Family", "Intel", "Skylake-Client", _NO_TSX),
+    ClusterCpuType(
+        "Secure Intel Skylake Client Family", "Intel", "Skylake-Client", (*_SPECTRE, *_NO_TSX)
+    ),
+    ClusterCpuType("Intel Skylake Server Family", "Intel", "Skylake-Server", _NO_TSX),
+    ClusterCpuType(
+        "Secure Intel Skylake Server Family", "Intel", "Skylake-Server", (*_SPECTRE, *_NO_TSX)
+    ),
+    ClusterCpuType(
+        "Intel Cascadelake Server Family",
+        "Intel",
+        "Cascadelake-Server",
+        (*_NO_TSX, "+arch-capabilities"),
+    ),
+    ClusterCpuType(
+        "Secure Intel Cascadelake Server Family",
+        "Intel",
+        "Cascadelake-Server",
+        ("+md-clear", "+mds-no", *_NO_TSX, "+tsx-ctrl", "+arch-capabilities"),
+    ),
+    ClusterCpuType(
+        "Intel Icelake Server Family",
+        "Intel",
+        "Icelake-Server",
+        (*_NO_TSX, "+arch-capabilities"),
+    ),
+    ClusterCpuType(
+        "Secure Intel Icelake Server Family",
+        "Intel",
+        "Icelake-Server",
+        ("+md-clear", "+mds-no", *_NO_TSX, "+tsx-ctrl", "+arch-capabilities"),
+    ),
+    ClusterCpuType("AMD Opteron G1", "AMD", "Opteron_G1"),
+    ClusterCpuType("AMD Opteron G2", "AMD", "Opteron_G2"),
+    ClusterCpuType("AMD Opteron G3", "AMD", "Opteron_G3"),
+    ClusterCpuType("AMD Opteron G4", "AMD", "Opteron_G4"),
+    ClusterCpuType("AMD Opteron G5", "AMD", "Opteron_G5"),
+    ClusterCpuType("AMD EPYC", "AMD", "EPYC"),
+    ClusterCpuType("Secure AMD EPYC", "AMD", "EPYC", ("+ibpb", "+virt-ssbd")),
+)
+
+CLUSTER_CPU_TYPES: dict[str, ClusterCpuType] = {t.name: t for t in _TYPES}
+
+
+def cluster_cpu_type(name: str) -> ClusterCpuType:
+    """The entry for ``name``; an unknown name is the caller's mistake."""
+    try:
+        return CLUSTER_CPU_TYPES[name]
+    except KeyError:
+        known = ", ".join(CLUSTER_CPU_TYPES)
+        message = f"Unknown cluster CPU type {name!r}; the known types are: {known}"
+        raise InvalidInput(message) from None
