@@ -116,6 +116,38 @@ def _running_vm(system: sdk.services.SystemService, vm_factory: VmFactory) -> An
     return vm_service
 
 
+def test_a_vnc_console_is_added_to_a_spice_vm_as_add_vnc_console_does(
+    system: sdk.services.SystemService, vm_factory: VmFactory
+) -> None:
+    vm = vm_factory.add_down()
+    consoles_service = system.vms_service().vm_service(vm.id).graphics_consoles_service()
+    consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.SPICE))
+    assert [c.protocol for c in consoles_service.list()] == [types.GraphicsType.SPICE]
+
+    consoles = consoles_service.list()
+    if not any(c.protocol == types.GraphicsType.VNC for c in consoles):
+        consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.VNC))
+
+    assert [c.protocol for c in consoles_service.list()] == [types.GraphicsType.VNC]
+    with pytest.raises(sdk.Error) as raised:
+        consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.VNC))
+    assert raised.value.code == 409
+
+
+def test_a_running_vms_current_console_gets_a_ticket_as_get_display_ticket_does(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm_service = _running_vm(system, vm_factory)
+    consoles_service = vm_service.graphics_consoles_service()
+
+    consoles = consoles_service.list(current=True)
+    console = next(c for c in consoles if c.protocol == types.GraphicsType.VNC)
+    ticket = consoles_service.console_service(console.id).ticket()
+
+    assert ticket.value and len(ticket.value) == 8
+    assert console.port is None  # simulated hosts' displays listen nowhere
+
+
 def test_running_vm_cannot_be_removed(
     system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
 ) -> None:

@@ -44,6 +44,16 @@ async def _vnc(base_url: str, vm_id: str, token: str, ticket: str) -> ServerInit
         return await asyncio.wait_for(rfb_handshake(ws, ticket), CONSOLE_S)
 
 
+async def _rfb_banner(address: str, port: int) -> bytes:
+    """The first bytes a VNC server sends: where ``current=true`` says the display is, QEMU's is."""
+    reader, writer = await asyncio.wait_for(asyncio.open_connection(address, port), CONSOLE_S)
+    try:
+        return await asyncio.wait_for(reader.readexactly(12), CONSOLE_S)
+    finally:
+        writer.close()
+        await writer.wait_closed()
+
+
 async def _ticket(lab: Lab, vm_id: str, expiry: int) -> str:
     reply = await lab.api.post(
         f"/vms/{vm_id}/graphicsconsoles/{VNC_CONSOLE}/ticket",
@@ -65,6 +75,11 @@ async def test_a_ticket_opens_the_guests_display_and_the_serial_console_shows_it
     await lab.api.wait_status(f"/vms/{vm_id}", "up", GUEST_S)
     await wait_console(console_log(domain, vm_id), [UP_MARKER], timeout=GUEST_S)
     log.info("guest up after %.1f s", time.monotonic() - started)
+
+    [console] = (await lab.api.get(f"/vms/{vm_id}/graphicsconsoles?current=true"))[
+        "graphics_console"
+    ]
+    assert await _rfb_banner(console["address"], console["port"]) == b"RFB 003.008\n"
 
     async with served(lab.ctx) as base_url:
         token = await sso_token(base_url, ADMIN_PASSWORD)

@@ -21,6 +21,7 @@ from support.consoles import relayed_output, served, sso_token
 from virtfleet.agent.hypervisor.base import ConsoleOutput, SerialConsole
 from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
 from virtfleet.common.errors import Conflict
+from virtfleet.common.protocol import DisplayEndpoint
 from virtfleet.engine.context import ServiceFactory
 from virtfleet.engine.services.consoles import console_services
 
@@ -119,6 +120,50 @@ async def test_a_ticket_expiry_out_of_range_or_a_vnc_ticket_too_long_is_refused(
 
     assert no_time.status_code == 400, no_time.text
     assert too_long.status_code == 400 and "at most 8" in too_long.json()["detail"]
+
+
+async def test_current_consoles_say_where_the_display_listens_on_the_host(
+    lab: ConsoleLab,
+) -> None:
+    vm_id, driver = await _running_vm(lab)
+    url = f"{API}/vms/{vm_id}/graphicsconsoles"
+    # the test driver's displays have no port: no address is listed
+    [simulated] = (await lab.http.get(f"{url}?current=true")).json()["graphics_console"]
+    assert "port" not in simulated
+
+    def listening(vm: str, protocol: str) -> DisplayEndpoint:
+        return DisplayEndpoint(vm_id=vm, protocol=protocol, address="0.0.0.0", port=5901)
+
+    driver.display_endpoint = listening  # type: ignore[method-assign]
+    [current] = (await lab.http.get(f"{url}?current=true")).json()["graphics_console"]
+    [configured] = (await lab.http.get(url)).json()["graphics_console"]
+
+    host = (await lab.http.get(f"{API}/hosts")).json()["host"][0]
+    assert (current["address"], current["port"]) == (host["address"], 5901)
+    assert "port" not in configured
+
+
+async def test_adding_a_console_of_the_other_protocol_switches_a_vm_that_is_down(
+    lab: ConsoleLab,
+) -> None:
+    vm_id, _ = await _running_vm(lab)
+    url = f"{API}/vms/{vm_id}/graphicsconsoles"
+
+    same = await lab.http.post(url, json={"protocol": "vnc"})
+    running = await lab.http.post(url, json={"protocol": "spice"})
+    await lab.run_action(vm_id, "stop")
+    await lab.wait_vm(vm_id, "down")
+    nameless = await lab.http.post(url, json={})
+    added = await lab.http.post(url, json={"protocol": "spice"})
+
+    assert same.status_code == 409 and "already has a vnc console" in same.json()["detail"]
+    assert running.status_code == 409 and "while it is up" in running.json()["detail"]
+    assert nameless.status_code == 400, nameless.text
+    assert added.status_code == 201, added.text
+    assert added.json()["id"] == b"spice".hex()
+    [console] = (await lab.http.get(url)).json()["graphics_console"]
+    assert console["protocol"] == "spice"
+    assert (await lab.vm(vm_id))["display"]["type"] == "spice"
 
 
 # --- WebSocket proxies --------------------------------------------------------------------------

@@ -106,9 +106,10 @@ async def test_sub_collections_of_a_down_vm(vmlab: VmLab) -> None:
     vm = await vmlab.add_vm("vm1")
     base = f"{API}/vms/{vm['id']}"
     assert (await vmlab.http.get(f"{base}/numanodes")).json().get("vm_numa_node", []) == []
-    assert (await vmlab.http.get(f"{base}/graphicsconsoles")).json().get(
-        "graphics_console", []
-    ) == []
+    consoles = (await vmlab.http.get(f"{base}/graphicsconsoles?current=true")).json()
+    [console] = consoles["graphics_console"]
+    assert (console["id"], console["protocol"], console["vm"]["id"]) == ("766e63", "vnc", vm["id"])
+    assert "address" not in console and "port" not in console
     permissions = (await vmlab.http.get(f"{base}/permissions")).json()["permission"]
     assert permissions[0]["role"]["id"] == SUPER_USER_ROLE_ID
     stats = (await vmlab.http.get(f"{base}/statistics")).json()["statistic"]

@@ -19,9 +19,9 @@ from virtfleet.engine.services.consoles import (
     TICKET_LENGTH,
     VNC_TICKET_LENGTH,
     EngineLoop,
-    display_protocol,
     generate_ticket,
 )
+from virtfleet.engine.services.vm_devices import display_protocol
 
 VM_ID = "7d9e3f0a-1b2c-4d5e-8f90-a1b2c3d4e5f6"
 

@@ -109,6 +109,7 @@ _LIST_PARAMS = [
     {"name": "search", "in": "query", "schema": {"type": "string"}},
     {"name": "max", "in": "query", "schema": {"type": "integer"}},
     {"name": "case_sensitive", "in": "query", "schema": {"type": "boolean"}},
+    {"name": "current", "in": "query", "schema": {"type": "boolean"}},
     {"name": "follow", "in": "query", "schema": {"type": "string"}},
 ]
 

@@ -105,7 +105,7 @@ TABLE: tuple[Resource, ...] = (
                 "graphicsconsoles",
                 m.GraphicsConsole,
                 "vm_graphics_consoles",
-                READ,
+                READ | {Op.ADD},
                 actions=("ticket",),
             ),
             Resource("permissions", m.Permission, "vm_permissions", READ),

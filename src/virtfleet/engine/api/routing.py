@@ -74,6 +74,7 @@ def list_query(request: Request) -> ListQuery:
         max=_parse_max(params.get("max")),
         case_sensitive=_parse_bool("case_sensitive", params.get("case_sensitive"), True),
         from_id=params.get("from") or None,
+        current=_parse_bool("current", params.get("current"), False),
         extra=extra,
     )
 

@@ -35,6 +35,8 @@ class ListQuery:
     max: int | None = None
     case_sensitive: bool = True
     from_id: str | None = None
+    current: bool = False
+    """oVirt's ``current``: the running state (a console's live address) instead of the stored."""
     extra: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, TypeVar
 from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
 from virtfleet.common.apimodel.enums import GraphicsType
-from virtfleet.common.errors import Conflict, HostUnreachable, InvalidInput
+from virtfleet.common.errors import Conflict, HostUnreachable, InvalidInput, NotFound
 from virtfleet.engine.monitoring.connections import host_connections
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
 from virtfleet.engine.services.base import ResourceService
-from virtfleet.engine.services.vm_devices import VmGraphicsConsoleService
+from virtfleet.engine.services.vm_devices import VmGraphicsConsoleService, display_protocol
 
 if TYPE_CHECKING:
     from virtfleet.engine.context import EngineContext
@@ -87,12 +87,6 @@ class RunningVm:
         return self.host.id
 
 
-def display_protocol(vm: m.Vm) -> GraphicsType:
-    """The VM's display protocol: its ``display.type``, VNC when it names none."""
-    kind = vm.display.type if vm.display is not None else None
-    return GraphicsType(kind.value) if kind is not None else GraphicsType.VNC
-
-
 def generate_ticket(protocol: GraphicsType = GraphicsType.SPICE) -> str:
     length = VNC_TICKET_LENGTH if protocol == GraphicsType.VNC else TICKET_LENGTH
     return "".join(secrets.choice(_TICKET_ALPHABET) for _ in range(length))
@@ -146,6 +140,17 @@ class Consoles:
         )
         log.info("console ticket set vm_id=%s protocol=%s expiry=%d", vm_id, kind.value, expiry)
         return m.Ticket(value=value, expiry=expiry)
+
+    def current_display(self, vm_id: str, protocol: GraphicsType) -> tuple[str, int] | None:
+        """Where the running VM's display listens now; None when it has no port (a simulated
+        host) or no longer runs."""
+        try:
+            return self.loop.run(
+                lambda: self.display_address(vm_id, protocol),
+                p.VM_GET_DISPLAY.timeout_s + _CALL_GRACE_S,
+            )
+        except (Conflict, NotFound):
+            return None
 
     # --- endpoints (event loop) ------------------------------------------------------------
 

@@ -13,11 +13,13 @@ from sqlalchemy import Connection, select
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import (
+    DisplayType,
     GraphicsType,
     NicInterface,
     StatisticKind,
     StatisticUnit,
     ValueType,
+    VmStatus,
 )
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.common.protocol import VmStats
@@ -278,17 +280,26 @@ def console_id(protocol: GraphicsType) -> str:
     return protocol.value.encode().hex()
 
 
+def display_protocol(vm: m.Vm) -> GraphicsType:
+    """The VM's display protocol: its ``display.type``, VNC when it names none."""
+    kind = vm.display.type if vm.display is not None else None
+    return GraphicsType(kind.value) if kind is not None else GraphicsType.VNC
+
+
 class Ticketing(Protocol):
-    """What the console service needs to set display tickets (``services.consoles.Consoles``)."""
+    """What the console service needs from running VMs' hosts (``services.consoles.Consoles``)."""
 
     def set_ticket(
         self, vm_id: str, protocol: GraphicsType | None, wanted: m.Ticket | None
     ) -> m.Ticket: ...
 
+    def current_display(self, vm_id: str, protocol: GraphicsType) -> tuple[str, int] | None: ...
+
 
 class VmGraphicsConsoleService(ResourceService):
-    """``/vms/{id}/graphicsconsoles``: the display of a running VM (its ``display.type``, VNC by
-    default) and its ``ticket`` action, which sets a one-time password on it."""
+    """``/vms/{id}/graphicsconsoles``: the VM's display (its ``display.type``, VNC by default);
+    ``current=true`` adds where a running VM's display listens now, ``ticket`` sets a one-time
+    password on it, and adding a console of the other protocol switches a VM that is down."""
 
     def __init__(self, database: Database, tickets: Ticketing | None = None) -> None:
         self.db = database
@@ -297,17 +308,44 @@ class VmGraphicsConsoleService(ResourceService):
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.GraphicsConsole]:
         with self.db.read() as conn:
             vm = _require_vm(conn, scope.parent)
-        if vm.status not in HOLDING_STATUSES:
-            return []
-        kind = vm.display.type if vm.display is not None else None
-        protocol = GraphicsType(kind.value) if kind is not None else GraphicsType.VNC
-        return [m.GraphicsConsole(id=console_id(protocol), protocol=protocol, vm=m.Vm(id=vm.id))]
+        protocol = display_protocol(vm)
+        console = m.GraphicsConsole(id=console_id(protocol), protocol=protocol, vm=m.Vm(id=vm.id))
+        if query.current and vm.status in HOLDING_STATUSES and vm.id is not None and self.tickets:
+            listening = self.tickets.current_display(vm.id, protocol)
+            if listening is not None:
+                address, port = listening
+                console = console.model_copy(update={"address": address, "port": port})
+        return [console]
 
     def get(self, scope: Scope, object_id: str) -> m.GraphicsConsole:
         for console in self.list(scope, ListQuery()):
             if console.id == object_id:
                 return console
         raise NotFound(f"The graphics console with id '{object_id}' does not exist")
+
+    def add(self, scope: Scope, obj: m.GraphicsConsole, options: Options) -> m.GraphicsConsole:
+        """A VM has one display here: a console of the other protocol replaces it (oVirt would
+        keep both), which only a VM that is down can do."""
+        if obj.protocol is None:
+            raise InvalidInput("A graphics console needs a protocol: vnc or spice")
+        with self.db.transaction() as conn:
+            vm = _require_vm(conn, scope.parent)
+            version = repos.vms.version_of(conn, scope.parent)
+            if display_protocol(vm) == obj.protocol:
+                raise Conflict(f"VM {vm.name} already has a {obj.protocol.value} console")
+            if vm.status not in (None, VmStatus.DOWN):
+                raise Conflict(
+                    f"Cannot change the console of VM {vm.name} while it is {vm.status.value}"
+                )
+            display = (vm.display or m.Display()).model_copy(
+                update={"type": DisplayType(obj.protocol.value)}
+            )
+            repos.vms.save(
+                conn, vm.model_copy(update={"display": display}), expected_version=version
+            )
+        return m.GraphicsConsole(
+            id=console_id(obj.protocol), protocol=obj.protocol, vm=m.Vm(id=scope.parent)
+        )
 
     def act(self, scope: Scope, object_id: str, name: str, action: m.Action) -> m.Action:
         if name != "ticket":
