@@ -143,6 +143,22 @@ async def test_current_consoles_say_where_the_display_listens_on_the_host(
     assert "port" not in configured
 
 
+async def test_a_current_console_of_an_unreachable_host_is_listed_without_an_address(
+    lab: ConsoleLab,
+) -> None:
+    agent, _host_id = await lab.up_host("host1")
+    vm = await lab.add_vm("vm1")
+    await lab.run_action(vm["id"], "start")
+    await lab.wait_vm(vm["id"], "up")
+    await agent.stop()
+
+    reply = await lab.http.get(f"{API}/vms/{vm['id']}/graphicsconsoles?current=true")
+
+    assert reply.status_code == 200, reply.text
+    [console] = reply.json()["graphics_console"]
+    assert console["protocol"] == "vnc" and "address" not in console
+
+
 async def test_adding_a_console_of_the_other_protocol_switches_a_vm_that_is_down(
     lab: ConsoleLab,
 ) -> None:

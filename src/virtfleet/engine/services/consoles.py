@@ -143,13 +143,13 @@ class Consoles:
 
     def current_display(self, vm_id: str, protocol: GraphicsType) -> tuple[str, int] | None:
         """Where the running VM's display listens now; None when it has no port (a simulated
-        host) or no longer runs."""
+        host), no longer runs, or its host cannot be reached (a listing should not fail)."""
         try:
             return self.loop.run(
                 lambda: self.display_address(vm_id, protocol),
                 p.VM_GET_DISPLAY.timeout_s + _CALL_GRACE_S,
             )
-        except (Conflict, NotFound):
+        except (Conflict, NotFound, HostUnreachable):
             return None
 
     # --- endpoints (event loop) ------------------------------------------------------------
