@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +13,7 @@ from test_hosts_lab import API, SECRET, HostLab, added_up, lab_fixture  # noqa: 
 
 from support.ports import free_port
 from virtfleet.common.apimodel.enums import JobStatus
+from virtfleet.engine.commands import store
 from virtfleet.engine.monitoring import host_monitor
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -160,6 +163,55 @@ async def test_install_re_enrolls_a_failed_host_with_the_right_secret(lab: HostL
     reply = await lab.act(host_id, "install", {"root_password": SECRET})
     assert reply.status_code == 200, reply.text
     await lab.wait_status(host_id, "up")
+
+
+def _hold_lock(lab: HostLab, object_id: str) -> str:
+    """A live command holding ``object_id``, as one that has just published its result does."""
+    command_id = str(uuid.uuid4())
+    with lab.engine.database.transaction() as conn:
+        store.create_command(
+            conn,
+            command_id=command_id,
+            job_id=str(uuid.uuid4()),
+            kind="test.holder",
+            params={},
+            description="Finishing up",
+            held=[(object_id, "host")],
+            correlation_id=None,
+            user_id=None,
+            now=datetime.now(UTC),
+        )
+    return command_id
+
+
+def _finish(lab: HostLab, command_id: str) -> None:
+    with lab.engine.database.transaction() as conn:
+        store.update_command(conn, command_id, now=datetime.now(UTC), state=store.FINISHED)
+        store.release_locks(conn, command_id)
+
+
+async def test_an_action_waits_briefly_for_a_command_that_is_ending(lab: HostLab) -> None:
+    agent = await lab.agent()
+    host_id = (await lab.add_host("h1", agent.port, secret="wrong")).json()["id"]
+    await lab.wait_status(host_id, "install_failed")
+    holder = _hold_lock(lab, host_id)
+    asyncio.get_running_loop().call_later(0.5, _finish, lab, holder)
+
+    reply = await lab.act(host_id, "install", {"root_password": SECRET})
+
+    assert reply.status_code == 200, reply.text
+    await lab.wait_status(host_id, "up")
+
+
+async def test_an_action_on_a_host_a_command_keeps_holding_is_a_conflict(lab: HostLab) -> None:
+    _agent, host_id = await added_up(lab, "h1")
+    _hold_lock(lab, host_id)
+
+    reply = await lab.act(host_id, "deactivate")
+
+    assert reply.status_code == 409, reply.text
+    assert "locked by Finishing up" in reply.json()["detail"]
+    assert (await lab.host(host_id))["status"] == "up"
 
 
 async def test_a_host_whose_cpu_is_below_the_cluster_type_goes_non_operational(

@@ -94,30 +94,24 @@ class CommandRunner:
         if self._stopping:
             raise Conflict("The engine is shutting down; try again when it is back")
         command_id, job_id = str(uuid.uuid4()), str(uuid.uuid4())
-        deadline = time.monotonic() + LOCK_WAIT_S
-        while True:
-            try:
-                with self.database.transaction() as conn:
-                    store.create_command(
-                        conn,
-                        command_id=command_id,
-                        job_id=job_id,
-                        kind=kind,
-                        params=params,
-                        description=description or definition.describe(params),
-                        held=locks,
-                        correlation_id=correlation_id,
-                        user_id=user_id,
-                        now=self.clock.now(),
-                        precheck=precheck,
-                    )
-                break
-            except store.Locked:
-                # A command that has just published its result still holds its locks for a
-                # moment: clients that saw the result and act at once wait briefly, as in oVirt.
-                if time.monotonic() >= deadline or self._on_loop_thread():
-                    raise
-                time.sleep(LOCK_RETRY_S)
+
+        def create() -> None:
+            with self.database.transaction() as conn:
+                store.create_command(
+                    conn,
+                    command_id=command_id,
+                    job_id=job_id,
+                    kind=kind,
+                    params=params,
+                    description=description or definition.describe(params),
+                    held=locks,
+                    correlation_id=correlation_id,
+                    user_id=user_id,
+                    now=self.clock.now(),
+                    precheck=precheck,
+                )
+
+        self.when_unlocked(create)
         with self._state_lock:
             loop = self._loop
             if loop is None:
@@ -130,6 +124,23 @@ class CommandRunner:
             log.warning("command queued for the next start command=%s", command_id)
         log.info("command submitted kind=%s command=%s job=%s", kind, command_id, job_id)
         return job_id
+
+    def when_unlocked(self, attempt: Callable[[], R]) -> R:
+        """Run ``attempt`` (a transaction that raises ``store.Locked`` while a live command holds
+        what it needs), retrying for a short while.
+
+        A command that has just published its result (a host ``up`` or ``install_failed``)
+        still holds its locks for a moment: clients that saw the result and act at once wait
+        briefly instead of getting a conflict. Blocking: for worker threads only.
+        """
+        deadline = time.monotonic() + LOCK_WAIT_S
+        while True:
+            try:
+                return attempt()
+            except store.Locked:
+                if time.monotonic() >= deadline or self._on_loop_thread():
+                    raise
+                time.sleep(LOCK_RETRY_S)
 
     def _on_loop_thread(self) -> bool:
         """Waiting must never block the event loop the commands themselves run on."""

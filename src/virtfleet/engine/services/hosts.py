@@ -181,7 +181,8 @@ class HostService(DocumentService[m.Host]):
         )
 
     def remove(self, scope: Scope, object_id: str, options: Options) -> None:
-        super().remove(scope, object_id, options)
+        remove = super().remove
+        self.ctx.runner.when_unlocked(lambda: remove(scope, object_id, options))
         self.monitor.refresh_soon(object_id)
 
     # --- actions ---------------------------------------------------------------------------------
@@ -207,34 +208,41 @@ class HostService(DocumentService[m.Host]):
         raise NotFound(f"Unknown action '{name}'")
 
     def _deactivate(self, scope: Scope, object_id: str) -> None:
-        with self.db.transaction() as conn:
-            host = self.get_in_scope(conn, scope, object_id)
-            store.check_locks(conn, {object_id: HOST_LOCK_REASON})
-            if host.status == HostStatus.MAINTENANCE:
-                raise Conflict(
-                    "Cannot switch Host to Maintenance mode. Host is already in Maintenance mode."
+        def attempt() -> None:
+            with self.db.transaction() as conn:
+                host = self.get_in_scope(conn, scope, object_id)
+                store.check_locks(conn, {object_id: HOST_LOCK_REASON})
+                if host.status == HostStatus.MAINTENANCE:
+                    raise Conflict(
+                        "Cannot switch Host to Maintenance mode. "
+                        "Host is already in Maintenance mode."
+                    )
+                if host.status not in DEACTIVATABLE:
+                    raise Conflict(
+                        "Cannot switch Host to Maintenance mode. "
+                        f"Host {host.name} is {host.status}."
+                    )
+                running = repos.vms.count(
+                    conn,
+                    (tables.vms.c.host_id == object_id) & (tables.vms.c.status != VmStatus.DOWN),
                 )
-            if host.status not in DEACTIVATABLE:
-                raise Conflict(
-                    f"Cannot switch Host to Maintenance mode. Host {host.name} is {host.status}."
+                if running:
+                    raise Conflict(
+                        f"Cannot switch Host {host.name} to Maintenance mode: "
+                        f"it runs {running} VM(s) and migrating them is not available yet. "
+                        "Stop or shut them down first."
+                    )
+                if change_status(conn, object_id, DEACTIVATABLE, HostStatus.MAINTENANCE) is None:
+                    raise Conflict(f"Host {host.name} changed status; try again")
+                self.ctx.eventlog.record(
+                    conn,
+                    code=EventCode.HOST_MAINTENANCE,
+                    severity=LogSeverity.NORMAL,
+                    description=f"Host {host.name} was switched to Maintenance mode.",
+                    host_id=object_id,
                 )
-            running = repos.vms.count(
-                conn, (tables.vms.c.host_id == object_id) & (tables.vms.c.status != VmStatus.DOWN)
-            )
-            if running:
-                raise Conflict(
-                    f"Cannot switch Host {host.name} to Maintenance mode: it runs {running} VM(s) "
-                    "and migrating them is not available yet. Stop or shut them down first."
-                )
-            if change_status(conn, object_id, DEACTIVATABLE, HostStatus.MAINTENANCE) is None:
-                raise Conflict(f"Host {host.name} changed status; try again")
-            self.ctx.eventlog.record(
-                conn,
-                code=EventCode.HOST_MAINTENANCE,
-                severity=LogSeverity.NORMAL,
-                description=f"Host {host.name} was switched to Maintenance mode.",
-                host_id=object_id,
-            )
+
+        self.ctx.runner.when_unlocked(attempt)
         self.monitor.refresh_soon(object_id)
 
     def _move(
@@ -245,18 +253,22 @@ class HostService(DocumentService[m.Host]):
         to: HostStatus,
         verb: str,
     ) -> m.Host:
-        with self.db.transaction() as conn:
-            host = self.get_in_scope(conn, scope, object_id)
-            store.check_locks(conn, {object_id: HOST_LOCK_REASON})
-            if host.status not in allowed:
-                wanted = " or ".join(sorted(s.value for s in allowed))
-                raise Conflict(
-                    f"Cannot {verb} Host. Host {host.name} is {host.status}; it must be {wanted}."
-                )
-            change = change_status(conn, object_id, allowed, to)
-            if change is None:
-                raise Conflict(f"Host {host.name} changed status; try again")
-            return change.host
+        def attempt() -> m.Host:
+            with self.db.transaction() as conn:
+                host = self.get_in_scope(conn, scope, object_id)
+                store.check_locks(conn, {object_id: HOST_LOCK_REASON})
+                if host.status not in allowed:
+                    wanted = " or ".join(sorted(s.value for s in allowed))
+                    raise Conflict(
+                        f"Cannot {verb} Host. Host {host.name} is {host.status}; "
+                        f"it must be {wanted}."
+                    )
+                change = change_status(conn, object_id, allowed, to)
+                if change is None:
+                    raise Conflict(f"Host {host.name} changed status; try again")
+                return change.host
+
+        return self.ctx.runner.when_unlocked(attempt)
 
     def _submit(self, kind: str, host: m.Host, **extra: Any) -> str:
         assert host.id is not None
