@@ -100,7 +100,11 @@ async def test_a_ticket_opens_the_guests_display_and_the_serial_console_shows_it
             await _vnc(base_url, vm_id, "not-a-token", await _ticket(lab, vm_id, 120))
         assert refused.value.response.status_code == 403
 
-        # The guest prints a TICK line every second: a few seconds of console show some.
-        output = await relayed_output(base_url, vm_id, token, send=b"", timeout=5.0)
+        # The guest prints a TICK line every second and runs a shell on its console: what is
+        # typed runs in the guest (the echoed command line says 6*7; only the guest says 42).
+        output = await relayed_output(
+            base_url, vm_id, token, send=b"echo VF-$((6*7))\n", timeout=5.0
+        )
         assert b"TICK " in output, output
+        assert b"VF-42" in output, output
     log.info("consoles checked after %.1f s", time.monotonic() - started)

@@ -77,8 +77,10 @@ if [ -b /dev/vda ] && mount -t ext4 /dev/vda /mnt; then
 else
   echo {NO_DISK_MARKER}
 fi
-n=0
-while true; do echo "TICK $n"; n=$((n+1)); sleep 1; done
+# A TICK line every second shows the guest alive; a shell on the console answers what is typed
+# into the serial console (a new one whenever it exits: init must never end).
+(n=0; while true; do echo "TICK $n"; n=$((n+1)); sleep 1; done) &
+while true; do sh; sleep 1; done
 """
 
 
