@@ -165,22 +165,27 @@ async def test_install_re_enrolls_a_failed_host_with_the_right_secret(lab: HostL
     await lab.wait_status(host_id, "up")
 
 
-def _hold_lock(lab: HostLab, object_id: str) -> str:
-    """A live command holding ``object_id``, as one that has just published its result does."""
+async def _hold_lock(lab: HostLab, object_id: str) -> str:
+    """A live command holding ``object_id``, as one that has just published its result does
+    (taken once the command that published the host's status has let go of it)."""
     command_id = str(uuid.uuid4())
-    with lab.engine.database.transaction() as conn:
-        store.create_command(
-            conn,
-            command_id=command_id,
-            job_id=str(uuid.uuid4()),
-            kind="test.holder",
-            params={},
-            description="Finishing up",
-            held=[(object_id, "host")],
-            correlation_id=None,
-            user_id=None,
-            now=datetime.now(UTC),
-        )
+
+    def hold() -> None:
+        with lab.engine.database.transaction() as conn:
+            store.create_command(
+                conn,
+                command_id=command_id,
+                job_id=str(uuid.uuid4()),
+                kind="test.holder",
+                params={},
+                description="Finishing up",
+                held=[(object_id, "host")],
+                correlation_id=None,
+                user_id=None,
+                now=datetime.now(UTC),
+            )
+
+    await asyncio.to_thread(lab.engine.runner.when_unlocked, hold)
     return command_id
 
 
@@ -194,7 +199,7 @@ async def test_an_action_waits_briefly_for_a_command_that_is_ending(lab: HostLab
     agent = await lab.agent()
     host_id = (await lab.add_host("h1", agent.port, secret="wrong")).json()["id"]
     await lab.wait_status(host_id, "install_failed")
-    holder = _hold_lock(lab, host_id)
+    holder = await _hold_lock(lab, host_id)
     asyncio.get_running_loop().call_later(0.5, _finish, lab, holder)
 
     reply = await lab.act(host_id, "install", {"root_password": SECRET})
@@ -205,7 +210,7 @@ async def test_an_action_waits_briefly_for_a_command_that_is_ending(lab: HostLab
 
 async def test_an_action_on_a_host_a_command_keeps_holding_is_a_conflict(lab: HostLab) -> None:
     _agent, host_id = await added_up(lab, "h1")
-    _hold_lock(lab, host_id)
+    await _hold_lock(lab, host_id)
 
     reply = await lab.act(host_id, "deactivate")
 

@@ -93,10 +93,29 @@ async def test_a_down_vm_can_be_edited_and_renamed(vmlab: VmLab) -> None:
     assert reply.json()["memory"] == 2 * GiB
 
 
-async def test_starting_without_an_up_host_fails_with_a_clear_reason(vmlab: VmLab) -> None:
+async def test_a_start_no_host_could_take_is_refused_before_it_is_accepted(
+    vmlab: VmLab,
+) -> None:
     vm = await vmlab.add_vm("vm1")
+    jobs_before = (await vmlab.http.get(f"{API}/jobs")).json().get("job", [])
+
     reply = await vmlab.vm_action(vm["id"], "start")
-    job = await vmlab.wait_job(reply.json()["job"]["id"])
+
+    assert reply.status_code == 409, reply.text
+    assert "There is no host in status up in cluster 'Default'" in reply.json()["detail"]
+    assert (await vmlab.vm(vm["id"]))["status"] == "down"
+    assert (await vmlab.http.get(f"{API}/jobs")).json().get("job", []) == jobs_before
+
+
+async def test_a_start_whose_placement_fails_later_fails_its_job_with_the_reason(
+    vmlab: VmLab,
+) -> None:
+    # the host may go away between the API's check and the command's placement
+    vm = await vmlab.add_vm("vm1")
+    job_id = await asyncio.to_thread(
+        vmlab.engine.runner.submit, "vm.start", {"vm_id": vm["id"]}, locks=[(vm["id"], "vm")]
+    )
+    job = await vmlab.wait_job(job_id)
     assert job.status == JobStatus.FAILED
     assert (await vmlab.vm(vm["id"]))["status"] == "down"
     assert any("no host in status up" in (e.description or "") for e in vmlab.events())

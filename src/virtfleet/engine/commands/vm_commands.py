@@ -127,6 +127,16 @@ async def _schedule(ctx: CommandContext) -> None:
     ctx.data.update(await ctx.db(lambda conn: _schedule_vm(conn, vm_id, ctx.services)))
 
 
+def check_placeable(conn: Connection, vm_id: str, services: Any) -> None:
+    """Refuse (Conflict) the start of a VM that is down and that no host could take now, as oVirt
+    refuses it before accepting it; the start command's own placement still decides."""
+    vm = repos.vms.get(conn, vm_id)
+    if vm.status != VmStatus.DOWN or vm.cluster is None or vm.cluster.id is None:
+        return
+    cluster = repos.clusters.get(conn, vm.cluster.id)
+    place_vm(conn, vm, cluster, _free_memory_lookup(conn, services))
+
+
 def _free_memory_lookup(conn: Connection, services: Any) -> FreeMemoryLookup:
     """Free memory from the host monitor's latest reports when it runs, else the database."""
     monitor = None if services is None else services.extras.get(HOST_MONITOR_KEY)

@@ -16,7 +16,7 @@ from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import VmStatus
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.engine.commands.store import Locked
-from virtfleet.engine.commands.vm_commands import register_vm_commands
+from virtfleet.engine.commands.vm_commands import check_placeable, register_vm_commands
 from virtfleet.engine.monitoring.batchwriter import batch_writer
 from virtfleet.engine.monitoring.vmsink import VM_STATE_SINK_KEY
 from virtfleet.engine.monitoring.vmstate import VmStateTracker
@@ -376,8 +376,10 @@ class VmService(DocumentService[m.Vm]):
         allowed, prefix, wording = rule
         with self.db.read() as conn:
             vm = self.get_in_scope(conn, scope, object_id)
-        if vm.status not in allowed:
-            raise Conflict(conflict_text(prefix, vm))
+            if vm.status not in allowed:
+                raise Conflict(conflict_text(prefix, vm))
+            if name == "start":
+                check_placeable(conn, object_id, self.ctx)
 
         def still_allowed(conn: Connection) -> None:
             """The status again, now that no other command can move the VM."""
