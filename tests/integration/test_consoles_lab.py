@@ -274,6 +274,31 @@ async def test_a_console_the_host_cannot_open_closes_with_the_hosts_reason(
     assert "not supported" in closed.value.rcvd.reason
 
 
+async def test_a_vm_whose_serial_console_is_disabled_refuses_it_until_enabled(
+    lab: ConsoleLab, echo: list[EchoConsole]
+) -> None:
+    vm_id, driver = await _running_vm(lab)
+    _with_echo_console(driver, echo)
+    assert (await lab.vm(vm_id))["console"] == {"enabled": True}
+    url = f"{API}/vms/{vm_id}"
+    disabled = await lab.http.put(url, json={"console": {"enabled": False}})
+    assert disabled.status_code == 200, disabled.text
+    async with served(lab.engine) as base_url:
+        token = await sso_token(base_url, "password")
+        ws_url = _ws_url(base_url, f"/ovirt-engine/services/console/serial/{vm_id}")
+        headers = {"Authorization": f"Bearer {token}"}
+        async with connect(ws_url, additional_headers=headers) as ws:
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), WAIT_S)
+        assert echo == []
+
+        await lab.http.put(url, json={"console": {"enabled": True}})
+        async with connect(ws_url, additional_headers=headers) as ws:
+            assert b"login: " in await _read_until(ws, b"login: ")
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4409
+    assert "disabled" in closed.value.rcvd.reason
+
+
 async def test_the_vnc_proxy_says_why_when_the_display_has_no_port(lab: ConsoleLab) -> None:
     vm_id, _ = await _running_vm(lab)
     async with served(lab.engine) as base_url:

@@ -380,6 +380,14 @@ class Vlan(ApiStruct):
     id: int | None = None
 
 
+class Console(ApiStruct):
+    """A VM's serial console; ``enabled`` lets clients open it (``virtfleet vm console``)."""
+
+    xml_tag: ClassVar[str] = "console"
+
+    enabled: bool | None = None
+
+
 class SerialNumber(ApiStruct):
     xml_tag: ClassVar[str] = "serial_number"
 

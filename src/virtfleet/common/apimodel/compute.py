@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from virtfleet.common.apimodel.base import ApiObject, ApiStruct
 from virtfleet.common.apimodel.common import (
     Bios,
+    Console,
     Cpu,
     Display,
     HighAvailability,
@@ -127,6 +128,7 @@ class VmBase(ApiObject):
     delete_protected: bool | None = None
     high_availability: HighAvailability | None = None
     display: Display | None = None
+    console: Console | None = None
     origin: str | None = None
     creation_time: datetime | None = None
     time_zone: TimeZone | None = None

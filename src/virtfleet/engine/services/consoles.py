@@ -170,6 +170,10 @@ class Consoles:
     async def serial_channel(self, vm_id: str) -> tuple[str, ssl.SSLContext]:
         """The agent URI relaying the VM's serial console, and the engine's TLS client context."""
         running = await asyncio.to_thread(self.running_vm, vm_id)
+        if running.vm.console is not None and running.vm.console.enabled is False:
+            raise Conflict(
+                f"The serial console of VM {running.vm.name} is disabled (console.enabled is false)"
+            )
         connections = host_connections(self.ctx)
         context = await asyncio.to_thread(connections.ssl_context)
         address = running.host.address or ""

@@ -70,6 +70,7 @@ INHERITED = (
     "delete_protected",
     "high_availability",
     "display",
+    "console",
     "time_zone",
     "placement_policy",
     "migration",
@@ -101,7 +102,7 @@ SERVER_OWNED = (
     "next_run_configuration_exists",
 )
 # Fields a PUT may change while the VM runs; every other change needs the VM down.
-LIVE_UPDATABLE = frozenset({"name", "description", "comment", "delete_protected"})
+LIVE_UPDATABLE = frozenset({"name", "description", "comment", "delete_protected", "console"})
 # Sub-collections a client may send inline; none is stored in the VM's document.
 INLINE = ("nics", "disk_attachments", "graphics_consoles", "statistics", "permissions", "tags")
 
@@ -286,6 +287,10 @@ class VmService(DocumentService[m.Vm]):
                 "origin": "ovirt",
                 "stateless": bool(vm.stateless),
                 "delete_protected": bool(vm.delete_protected),
+                # every VM here has a serial console; unlike oVirt, it is open unless disabled
+                "console": vm.console
+                if vm.console is not None and vm.console.enabled is not None
+                else m.Console(enabled=True),
                 "next_run_configuration_exists": False,
             }
         )
