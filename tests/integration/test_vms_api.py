@@ -134,3 +134,36 @@ async def test_sub_collections_of_a_down_vm(vmlab: VmLab) -> None:
     stats = (await vmlab.http.get(f"{base}/statistics")).json()["statistic"]
     by_name = {s["name"]: s["values"]["value"][0]["datum"] for s in stats}
     assert by_name["memory.installed"] == GiB
+
+
+async def test_tags_are_assigned_to_a_vm_and_unassigned_without_being_removed(
+    vmlab: VmLab,
+) -> None:
+    vm, other = await vmlab.add_vm("vm1"), await vmlab.add_vm("vm2")
+    tags = f"{API}/vms/{vm['id']}/tags"
+    tag = (await vmlab.http.post(f"{API}/tags", json={"name": "web"})).json()
+    spare = (await vmlab.http.post(f"{API}/tags", json={"name": "spare"})).json()
+
+    by_name = await vmlab.http.post(tags, json={"name": "web"})
+    again = await vmlab.http.post(tags, json={"id": tag["id"]})
+    unknown = await vmlab.http.post(tags, json={"name": "nope"})
+    nameless = await vmlab.http.post(tags, json={})
+    by_id = await vmlab.http.post(tags, json={"id": spare["id"]})
+
+    assert by_name.status_code == 201, by_name.text
+    assert again.status_code == 409 and "already assigned" in again.json()["detail"]
+    assert unknown.status_code == 404 and nameless.status_code == 400
+    assert by_id.status_code == 201, by_id.text
+    listed = (await vmlab.http.get(tags)).json()["tag"]
+    assert sorted(t["name"] for t in listed) == ["spare", "web"]
+    assert (await vmlab.http.get(f"{API}/vms/{other['id']}/tags")).json().get("tag", []) == []
+
+    assert (await vmlab.http.delete(f"{tags}/{tag['id']}")).status_code == 200
+    assert (await vmlab.http.delete(f"{tags}/{tag['id']}")).status_code == 404
+    assert (await vmlab.http.get(f"{API}/tags/{tag['id']}")).status_code == 200
+    # removing the tag itself, or the VM, unassigns it
+    assert (await vmlab.http.delete(f"{API}/tags/{spare['id']}")).status_code == 200
+    assert (await vmlab.http.get(tags)).json().get("tag", []) == []
+    await vmlab.http.post(tags, json={"id": tag["id"]})
+    assert (await vmlab.http.delete(f"{API}/vms/{vm['id']}")).status_code == 200
+    assert (await vmlab.http.delete(f"{API}/tags/{tag['id']}")).status_code == 200

@@ -109,6 +109,7 @@ TABLE: tuple[Resource, ...] = (
                 actions=("ticket",),
             ),
             Resource("permissions", m.Permission, "vm_permissions", READ),
+            Resource("tags", m.Tag, "vm_tags", NO_UPDATE),
         ),
     ),
     Resource(

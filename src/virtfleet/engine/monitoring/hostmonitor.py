@@ -17,6 +17,7 @@ from virtfleet.common.apimodel.enums import HostStatus, LogSeverity
 from virtfleet.common.clock import Clock
 from virtfleet.common.errors import HostUnreachable, NotFound, VirtfleetError
 from virtfleet.common.protocol import (
+    HOST_GET_STATS,
     HOST_PING,
     HOST_STATS_REPORT,
     VM_LIST,
@@ -265,6 +266,7 @@ class HostMonitor:
         await self._connections.open(
             host_id, host.address or "", host.port or 0, self._on_notification
         )
+        await self._first_stats(host_id)
         await self._answered(watch)
         vms = await self._connections.call(host_id, VM_LIST, Empty())
         sink = vm_state_sink(self._ctx)
@@ -275,6 +277,18 @@ class HostMonitor:
             await self._connections.call(host_id, HOST_PING, Empty(), timeout=ping_timeout)
             await self._answered(watch)
             await self._clock.sleep(self._interval)
+
+    async def _first_stats(self, host_id: str) -> None:
+        """Ask for stats once per session, so a host that comes up (activated, reconnected)
+        shows them at once rather than at its next periodic report."""
+        try:
+            stats = await self._connections.call(host_id, HOST_GET_STATS, Empty())
+        except HostUnreachable:
+            raise
+        except Exception as exc:
+            log.warning("host gave no stats host=%s error=%s", host_id, exc)
+            return
+        await self._store_stats(host_id, stats)
 
     async def _answered(self, watch: _Watch) -> None:
         came_back = watch.liveness.answered()

@@ -123,6 +123,13 @@ nics = _document_table(
     Column("mac", String(17), nullable=True, unique=True),
 )
 tags = _document_table("tags", _ref("parent_id", "tags"), UniqueConstraint("name"))
+# Which tags are assigned to which VMs (``/vms/{id}/tags``); gone with either side.
+vm_tags = Table(
+    "vm_tags",
+    metadata,
+    Column("vm_id", ID, ForeignKey("vms.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ID, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
 users = _document_table(
     "users", Column("password_hash", Text, nullable=True), UniqueConstraint("name")
 )

@@ -35,7 +35,13 @@ from virtfleet.engine.services.base import (
     ResourceService,
     Scope,
 )
-from virtfleet.engine.services.refs import new_id, reference, require_name, resolve_optional
+from virtfleet.engine.services.refs import (
+    new_id,
+    reference,
+    require_name,
+    resolve,
+    resolve_optional,
+)
 from virtfleet.engine.services.search import text_field
 
 MAC_PREFIX = "56:6f"
@@ -355,6 +361,44 @@ class VmGraphicsConsoleService(ResourceService):
             raise Conflict("Console tickets are not available in this engine")
         ticket = self.tickets.set_ticket(scope.parent, console.protocol, action.ticket)
         return m.Action(status="complete", ticket=ticket)
+
+
+class VmTagService(ResourceService):
+    """``/vms/{id}/tags``: the tags assigned to a VM; adding one assigns an existing tag (by id or
+    name), removing it unassigns it and leaves the tag itself."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Tag]:
+        with self.db.read() as conn:
+            _require_vm(conn, scope.parent)
+            assigned = select(tables.vm_tags.c.tag_id).where(tables.vm_tags.c.vm_id == scope.parent)
+            tags = repos.tags.query(conn, tables.tags.c.id.in_(assigned), limit=query.max)
+        return [tag.model_copy(update={"vm": m.Vm(id=scope.parent)}) for tag in tags]
+
+    def get(self, scope: Scope, object_id: str) -> m.Tag:
+        for tag in self.list(scope, ListQuery()):
+            if tag.id == object_id:
+                return tag
+        raise NotFound(f"The tag with id '{object_id}' is not assigned to this VM")
+
+    def add(self, scope: Scope, obj: m.Tag, options: Options) -> m.Tag:
+        with self.db.transaction() as conn:
+            vm = _require_vm(conn, scope.parent)
+            tag = resolve(conn, repos.tags, obj, field="tag")
+            pair = (tables.vm_tags.c.vm_id == scope.parent) & (tables.vm_tags.c.tag_id == tag.id)
+            if conn.execute(select(tables.vm_tags.c.vm_id).where(pair)).first() is not None:
+                raise Conflict(f"The tag '{tag.name}' is already assigned to VM {vm.name}")
+            conn.execute(tables.vm_tags.insert().values(vm_id=scope.parent, tag_id=tag.id))
+        return tag.model_copy(update={"vm": m.Vm(id=scope.parent)})
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        with self.db.transaction() as conn:
+            _require_vm(conn, scope.parent)
+            pair = (tables.vm_tags.c.vm_id == scope.parent) & (tables.vm_tags.c.tag_id == object_id)
+            if conn.execute(tables.vm_tags.delete().where(pair)).rowcount == 0:
+                raise NotFound(f"The tag with id '{object_id}' is not assigned to this VM")
 
 
 class VmPermissionService(ResourceService):

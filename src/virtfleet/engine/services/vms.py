@@ -44,6 +44,7 @@ from virtfleet.engine.services.vm_devices import (
     VmNumaNodeService,
     VmPermissionService,
     VmStatisticsService,
+    VmTagService,
     copy_template_nics,
 )
 
@@ -429,5 +430,6 @@ def vm_services(ctx: EngineContext) -> dict[str, ResourceService]:
         "vm_statistics": VmStatisticsService(db, tracker.latest_stats),
         "vm_numa_nodes": VmNumaNodeService(db),
         "vm_graphics_consoles": VmGraphicsConsoleService(db),
+        "vm_tags": VmTagService(db),
         "vm_permissions": VmPermissionService(db),
     }
