@@ -3,7 +3,7 @@ generic document-backed service that concrete services specialise with small hoo
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -71,6 +71,14 @@ class Options:
         if raw.lower() in ("false", "0", "no"):
             return False
         raise InvalidInput(f"The parameter '{name}' must be true or false, not '{raw}'")
+
+
+def one_listed(items: Iterable[T], object_id: str, missing: str) -> T:
+    """The item of a computed collection (one not stored as rows) with ``object_id``."""
+    for item in items:
+        if item.id == object_id:
+            return item
+    raise NotFound(missing)
 
 
 class ResourceService:

@@ -44,6 +44,7 @@ from virtfleet.engine.services.base import (
     Options,
     ResourceService,
     Scope,
+    one_listed,
 )
 from virtfleet.engine.services.eventlog import EventCode
 from virtfleet.engine.services.refs import new_id, reference, require_name, resolve
@@ -339,10 +340,11 @@ class HostStatisticsService(ResourceService):
         return [] if stats is None else host_statistics(host_id, stats)
 
     def get(self, scope: Scope, object_id: str) -> m.Statistic:
-        for statistic in self.list(scope, ListQuery()):
-            if statistic.id == object_id:
-                return statistic
-        raise NotFound(f"The statistic with id '{object_id}' does not exist")
+        return one_listed(
+            self.list(scope, ListQuery()),
+            object_id,
+            f"The statistic with id '{object_id}' does not exist",
+        )
 
 
 class HostNicService(ResourceService):

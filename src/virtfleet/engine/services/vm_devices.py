@@ -34,6 +34,7 @@ from virtfleet.engine.services.base import (
     Options,
     ResourceService,
     Scope,
+    one_listed,
 )
 from virtfleet.engine.services.refs import (
     new_id,
@@ -263,10 +264,11 @@ class VmStatisticsService(ResourceService):
         return vm_statistics(vm, self.latest(scope.parent) if running else None)
 
     def get(self, scope: Scope, object_id: str) -> m.Statistic:
-        for statistic in self.list(scope, ListQuery()):
-            if statistic.id == object_id:
-                return statistic
-        raise NotFound(f"The statistic with id '{object_id}' does not exist")
+        return one_listed(
+            self.list(scope, ListQuery()),
+            object_id,
+            f"The statistic with id '{object_id}' does not exist",
+        )
 
 
 class VmNumaNodeService(ResourceService):
@@ -324,10 +326,11 @@ class VmGraphicsConsoleService(ResourceService):
         return [console]
 
     def get(self, scope: Scope, object_id: str) -> m.GraphicsConsole:
-        for console in self.list(scope, ListQuery()):
-            if console.id == object_id:
-                return console
-        raise NotFound(f"The graphics console with id '{object_id}' does not exist")
+        return one_listed(
+            self.list(scope, ListQuery()),
+            object_id,
+            f"The graphics console with id '{object_id}' does not exist",
+        )
 
     def add(self, scope: Scope, obj: m.GraphicsConsole, options: Options) -> m.GraphicsConsole:
         """A VM has one display here: a console of the other protocol replaces it (oVirt would
@@ -378,10 +381,11 @@ class VmTagService(ResourceService):
         return [tag.model_copy(update={"vm": m.Vm(id=scope.parent)}) for tag in tags]
 
     def get(self, scope: Scope, object_id: str) -> m.Tag:
-        for tag in self.list(scope, ListQuery()):
-            if tag.id == object_id:
-                return tag
-        raise NotFound(f"The tag with id '{object_id}' is not assigned to this VM")
+        return one_listed(
+            self.list(scope, ListQuery()),
+            object_id,
+            f"The tag with id '{object_id}' is not assigned to this VM",
+        )
 
     def add(self, scope: Scope, obj: m.Tag, options: Options) -> m.Tag:
         with self.db.transaction() as conn:
@@ -426,7 +430,8 @@ class VmPermissionService(ResourceService):
         ]
 
     def get(self, scope: Scope, object_id: str) -> m.Permission:
-        for permission in self.list(scope, ListQuery()):
-            if permission.id == object_id:
-                return permission
-        raise NotFound(f"The permission with id '{object_id}' does not exist")
+        return one_listed(
+            self.list(scope, ListQuery()),
+            object_id,
+            f"The permission with id '{object_id}' does not exist",
+        )
