@@ -1,10 +1,11 @@
 """Chipset, firmware and TPM chosen through the API reach a real guest: a VM added with oVirt's
-``q35_secure_boot`` BIOS type and ``tpm_enabled`` boots under OVMF with Secure Boot on and a TPM."""
+``q35_secure_boot`` BIOS type and ``tpm_enabled`` boots under OVMF with Secure Boot on and a TPM,
+and reads the custom SMBIOS serial number the VM was given."""
 
 from __future__ import annotations
 
 from support.e2e import lab_fixtures, requires
-from virtfleet.testbed.initramfs import UP_MARKER
+from virtfleet.testbed.initramfs import SERIAL_PREFIX, UP_MARKER
 from virtfleet.testbed.lab import (
     JOB_S,
     LAB_TOOLS,
@@ -34,8 +35,15 @@ async def test_a_q35_secure_boot_vm_with_tpm_boots_with_secure_boot_on(lab: Lab)
         "initrd": str(lab.image.initrd),
         "cmdline": KERNEL_LOG_CMDLINE,  # the kernel's own lines tell Secure Boot and the TPM
     }
+    serial = {"policy": "custom", "value": "vf-serial-42"}
     vm, _ = await guest_vm(
-        lab, domain, "uefi1", bios={"type": "q35_secure_boot"}, tpm_enabled=True, os=os_boot
+        lab,
+        domain,
+        "uefi1",
+        bios={"type": "q35_secure_boot"},
+        tpm_enabled=True,
+        os=os_boot,
+        serial_number=serial,
     )
     assert vm["bios"]["type"] == "q35_secure_boot" and vm["tpm_enabled"] is True
     assert vm["os"]["cmdline"] == KERNEL_LOG_CMDLINE
@@ -43,8 +51,9 @@ async def test_a_q35_secure_boot_vm_with_tpm_boots_with_secure_boot_on(lab: Lab)
 
     await lab.api.act(path, "start")
     await lab.api.wait_status(path, "up", BOOT_S)
+    serial_line = f"{SERIAL_PREFIX}vf-serial-42"  # what the guest read from SMBIOS
     output = await wait_console(
-        console_log(domain, vm["id"]), [SECURE_BOOT_LINE, UP_MARKER], timeout=BOOT_S
+        console_log(domain, vm["id"]), [SECURE_BOOT_LINE, UP_MARKER, serial_line], timeout=BOOT_S
     )
     assert "TPM2" in output, "the guest found no TPM"
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import xml.etree.ElementTree as ET
 
+import pytest
 from test_vms_lab import API, GiB, VmLab, vmlab_fixture  # noqa: F401
 
+from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
 from virtfleet.common.protocol import VmRunState, VmState
 from virtfleet.engine.monitoring.vmstate import vm_state_tracker
 from virtfleet.engine.services.eventlog import EventCode
@@ -195,3 +198,29 @@ async def test_vms_of_a_lost_host_are_unknown_and_down_once_it_returns_without_t
     await agent.start()  # a fresh test-driver node: the VM's domain is gone
     await vmlab.wait_status(host_id, "up")
     await vmlab.wait_vm(vm["id"], "down")
+
+
+@pytest.mark.parametrize("policy", ["vm", "host", "custom"])
+async def test_the_serial_number_policy_gives_the_guest_its_smbios_serial(
+    vmlab: VmLab, policy: str
+) -> None:
+    agent, host_id = await vmlab.up_host("h1")
+    serial = {"policy": policy, **({"value": "asset-7"} if policy == "custom" else {})}
+    vm = await vmlab.add_vm("vm1", serial_number=serial)
+    await vmlab.run_action(vm["id"], "start")
+    await vmlab.wait_vm(vm["id"], "up")
+
+    assert isinstance(agent.driver, LibvirtDriver)
+    root = ET.fromstring(agent.driver.domain_xml(vm["id"]))
+    host = (await vmlab.http.get(f"{API}/hosts/{host_id}")).json()
+    wanted = {"vm": vm["id"], "host": host["hardware_information"]["uuid"], "custom": "asset-7"}
+    assert root.findtext("sysinfo/system/entry[@name='serial']") == wanted[policy]
+
+
+async def test_a_custom_serial_number_without_a_value_is_refused(vmlab: VmLab) -> None:
+    vm = await vmlab.add_vm("vm1")
+    reply = await vmlab.http.put(
+        f"{API}/vms/{vm['id']}", json={"serial_number": {"policy": "custom"}}
+    )
+    assert reply.status_code == 400, reply.text
+    assert "custom serial number needs a value" in reply.json()["detail"]

@@ -122,6 +122,7 @@ SPECS: dict[str, tuple[VmSpec, str]] = {
             cmdline="console=ttyS0 quiet",
             disks=[DiskSpec(path="/var/lib/virtfleet/tiny/vm1.qcow2")],
             serial_log_path="/var/log/virtfleet/vm1.log",
+            serial_number="tiny-serial-01",
         ),
         "qemu",
     ),

@@ -114,6 +114,12 @@ def test_windows_on_tcg_keeps_localtime_but_no_hyperv_enlightenments() -> None:
     assert root.find("clock[@offset='localtime']/timer[@name='hypervclock']") is None
 
 
+def test_a_serial_number_is_an_smbios_entry_of_any_guest() -> None:
+    root = _root(os_type="rhel_9x64", serial_number="abc-123")
+    assert root.find("os/smbios[@mode='sysinfo']") is not None
+    assert root.findtext("sysinfo/system/entry[@name='serial']") == "abc-123"
+
+
 def test_linux_guest_keeps_utc_and_no_sysinfo() -> None:
     root = _root(os_type="rhel_9x64")
     assert root.find("clock[@offset='utc']") is not None

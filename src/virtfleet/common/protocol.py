@@ -157,6 +157,8 @@ class VmSpec(Wire):
     """The cluster's CPU type name (oVirt's, e.g. "Secure Intel Skylake Client Family")."""
     graphics: list[GraphicsSpec] = Field(default_factory=list)
     serial_log_path: str | None = None
+    serial_number: str | None = None
+    """The SMBIOS system serial number the guest sees (``/sys/class/dmi/id/product_serial``)."""
     watchdog_action: str | None = None
     """With an action (reset, poweroff, pause, dump, none) the VM gets an i6300esb watchdog."""
     memballoon: bool = True

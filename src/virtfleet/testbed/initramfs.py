@@ -37,6 +37,8 @@ NO_DISK_MARKER = "VIRTFLEET-NO-DISK"
 POWEROFF_MARKER = "VIRTFLEET-GUEST-POWEROFF"
 DATA_FILE = "data.txt"
 BOOT_COUNT_FILE = "boot-count"
+SERIAL_PREFIX = "SERIAL: "
+"""The guest prints its SMBIOS serial number after this, once per boot."""
 CLEAN_SHUTDOWN_LINE = "DATA: clean shutdown after boot"
 
 # busybox acpid runs the action named for an event key, relative to its config directory.
@@ -63,6 +65,7 @@ mount -t devtmpfs dev /dev
 for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m 2>/dev/null; done
 acpid -c /etc/acpi -a /etc/acpid.conf -l /dev/null -p /acpid.pid
 echo {UP_MARKER}
+echo "{SERIAL_PREFIX}$(cat /sys/class/dmi/id/product_serial 2>/dev/null)"
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 if [ -b /dev/vda ] && mount -t ext4 /dev/vda /mnt; then

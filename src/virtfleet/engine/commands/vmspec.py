@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
-from virtfleet.common.apimodel.enums import BiosType, DiskFormat, DisplayType
+from virtfleet.common.apimodel.enums import BiosType, DiskFormat, DisplayType, SerialNumberPolicy
 from virtfleet.common.errors import Conflict
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -108,6 +108,22 @@ def graphics_specs(vm: m.Vm) -> list[p.GraphicsSpec]:
     return [p.GraphicsSpec(type=(display or DisplayType.VNC).value)]
 
 
+def smbios_serial(conn: Connection, vm: m.Vm) -> str | None:
+    """The SMBIOS serial number the guest reads, per the VM's ``serial_number`` policy: its own
+    id, its host's hardware UUID, a custom value, or none."""
+    chosen = vm.serial_number
+    policy = chosen.policy if chosen is not None else None
+    if policy == SerialNumberPolicy.VM:
+        return vm.id
+    if policy == SerialNumberPolicy.CUSTOM:
+        return (chosen.value if chosen is not None else None) or None
+    if policy == SerialNumberPolicy.HOST and vm.host is not None and vm.host.id is not None:
+        host = repos.hosts.find(conn, vm.host.id)
+        hardware = host.hardware_information if host is not None else None
+        return hardware.uuid if hardware is not None else None
+    return None
+
+
 def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
     """What the agent needs to define and start the VM, from the VM, its cluster and devices."""
     vm = repos.vms.get(conn, vm_id)
@@ -136,6 +152,7 @@ def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
         disks=disk_specs(conn, vm_id),
         nics=nic_specs(conn, vm_id),
         serial_log_path=console_log_path(conn, vm_id),
+        serial_number=smbios_serial(conn, vm),
         kernel=kernel_boot.kernel or None,
         initrd=kernel_boot.initrd or None,
         cmdline=kernel_boot.cmdline or None,

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
-from virtfleet.common.apimodel.enums import VmStatus
+from virtfleet.common.apimodel.enums import SerialNumberPolicy, VmStatus
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.engine.commands.store import Locked
 from virtfleet.engine.commands.vm_commands import check_placeable, register_vm_commands
@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 _V = tables.vms
 MAX_MEMORY = 4 * 1024**4
 MAX_VCPUS = 710
+MAX_SERIAL_LENGTH = 255
 ADMIN_USER = f"{ADMIN_NAME}@{INTERNAL_DOMAIN}"
 DISK_ATTACHMENTS_SERVICE = "vm_disk_attachments"
 
@@ -153,6 +154,12 @@ def validate_config(vm: m.Vm) -> None:
     policy = vm.memory_policy
     if policy is not None and policy.guaranteed is not None and policy.guaranteed > vm.memory:
         raise InvalidInput("The guaranteed memory cannot exceed the VM's memory")
+    serial = vm.serial_number
+    custom = serial is not None and serial.policy == SerialNumberPolicy.CUSTOM
+    if custom and not 1 <= len((serial.value if serial else None) or "") <= MAX_SERIAL_LENGTH:
+        raise InvalidInput(
+            f"A custom serial number needs a value of 1 to {MAX_SERIAL_LENGTH} characters"
+        )
 
 
 def inherit(vm: m.Vm, template: m.Template) -> m.Vm:

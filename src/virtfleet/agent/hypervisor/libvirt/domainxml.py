@@ -198,7 +198,7 @@ def _os(spec: VmSpec, arch: str, ovmf_dir: Path) -> OsBoot:
         tuple(spec.boot_devices),
         uefi=uefi,
         kernel=kernel,
-        smbios=is_windows(spec.os_type),
+        smbios=is_windows(spec.os_type) or spec.serial_number is not None,
     )
 
 
@@ -229,5 +229,7 @@ def build_domain(
         devices=_devices(spec, domain_type),
         features=Features(smm=spec.secure_boot, hyperv=enlightened),
         clock=Clock(localtime=windows, hypervclock=enlightened),
-        sysinfo=SysInfo(spec.id) if windows else None,
+        sysinfo=SysInfo(spec.id, spec.serial_number)
+        if windows or spec.serial_number is not None
+        else None,
     )

@@ -423,6 +423,10 @@ class LibvirtDriver(HypervisorDriver):
         """The last ticket of a simulated VM's display (the test driver keeps no password)."""
         return self._simulated_displays.ticket(vm_id, protocol)
 
+    def domain_xml(self, vm_id: str) -> str:
+        """The VM's domain as libvirt holds it (what ``virsh dumpxml`` shows), for diagnosis."""
+        return str(self._lookup(vm_id).XMLDesc(0))
+
     def display_endpoint(self, vm_id: str, protocol: str) -> DisplayEndpoint:
         return consoles.display_endpoint(self._lookup(vm_id), vm_id, protocol)
 

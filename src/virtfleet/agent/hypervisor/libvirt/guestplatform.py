@@ -68,9 +68,11 @@ class Clock(XmlElement):
 
 @dataclass(frozen=True)
 class SysInfo(XmlElement):
-    """SMBIOS system strings; Windows licensing and tools read them."""
+    """SMBIOS system strings; Windows licensing and tools read them, and the serial number is
+    how guests (and their inventory tools) tell machines apart."""
 
     uuid: str
+    serial: str | None = None
     manufacturer: str = "virtfleet"
     product: str = "virtfleet"
 
@@ -79,5 +81,7 @@ class SysInfo(XmlElement):
         system = ET.SubElement(node, "system")
         system.append(text_element("entry", self.manufacturer, name="manufacturer"))
         system.append(text_element("entry", self.product, name="product"))
+        if self.serial is not None:
+            system.append(text_element("entry", self.serial, name="serial"))
         system.append(text_element("entry", self.uuid, name="uuid"))
         return node
