@@ -236,12 +236,34 @@ class VmStateTracker:
             elif host_of(known) is None and state.state == VmRunState.RUNNING:
                 self._adopt(conn, host_id, state)
             else:
-                log.warning(
-                    "host lists a VM placed elsewhere; ignored vm=%s host=%s placed_on=%s",
-                    known.name,
-                    host_id,
-                    host_of(known),
-                )
+                self._placed_elsewhere(conn, host_id, known, state)
+
+    def _placed_elsewhere(self, conn: Connection, host_id: str, vm: m.Vm, state: VmState) -> None:
+        """A host lists a VM the engine placed on another host. The engine never kills a guest
+        on its own guess; a second running copy is an error the administrator must see."""
+        log.warning(
+            "host lists a VM placed elsewhere; left alone vm=%s host=%s placed_on=%s state=%s",
+            vm.name,
+            host_id,
+            host_of(vm),
+            state.state.value,
+        )
+        if state.state not in (VmRunState.RUNNING, VmRunState.PAUSED):
+            return
+        names = {}
+        for other in (host_id, host_of(vm)):
+            found = repos.hosts.find(conn, other) if other else None
+            names[other] = found.name if found is not None else other
+        self._event(
+            conn,
+            EventCode.VM_RUNNING_ON_TWO_HOSTS,
+            LogSeverity.ERROR,
+            f"VM {vm.name} is running on Host {names[host_id]} as well as on Host "
+            f"{names[host_of(vm)]}, where the engine placed it. The copy on "
+            f"{names[host_id]} was left untouched: stop one of them.",
+            vm,
+            host_id,
+        )
 
     def _adopt(self, conn: Connection, host_id: str, state: VmState) -> None:
         """A VM the engine thought down runs on this host: the engine follows the host."""

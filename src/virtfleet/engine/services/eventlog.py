@@ -89,6 +89,7 @@ class EventCode(IntEnum):
     JOB_FINISHED = 90001
     JOB_FAILED = 90002
     JOB_ABORTED = 90003
+    VM_RUNNING_ON_TWO_HOSTS = 90004
 
 
 @dataclass(eq=False)
