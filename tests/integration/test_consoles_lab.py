@@ -45,8 +45,7 @@ async def lab_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncI
 async def _running_vm(lab: ConsoleLab) -> tuple[str, LibvirtDriver]:
     agent, _host_id = await lab.up_host("host1")
     vm = await lab.add_vm("vm1")
-    await lab.run_action(vm["id"], "start")
-    await lab.wait_vm(vm["id"], "up")
+    await lab.start_vm(vm["id"])
     assert isinstance(agent.driver, LibvirtDriver)
     return vm["id"], agent.driver
 
@@ -148,8 +147,7 @@ async def test_a_current_console_of_an_unreachable_host_is_listed_without_an_add
 ) -> None:
     agent, _host_id = await lab.up_host("host1")
     vm = await lab.add_vm("vm1")
-    await lab.run_action(vm["id"], "start")
-    await lab.wait_vm(vm["id"], "up")
+    await lab.start_vm(vm["id"])
     await agent.stop()
 
     reply = await lab.http.get(f"{API}/vms/{vm['id']}/graphicsconsoles?current=true")

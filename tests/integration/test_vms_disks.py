@@ -74,8 +74,7 @@ async def test_a_vm_added_with_an_inline_disk_is_locked_until_the_disk_exists(
         spec = build_spec(conn, vm["id"])
     expected = f"{domain['storage']['path']}/{domain['id']}/images/{disk_id}/{created['image_id']}"
     assert [(d.path, d.format, d.bootable) for d in spec.disks] == [(expected, "qcow2", True)]
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
 
 
 async def test_vms_are_found_by_the_storage_domain_of_their_disks(vmlab: VmLab) -> None:

@@ -54,6 +54,11 @@ class VmLab(HostLab):
         job = await self.wait_job(reply.json()["job"]["id"])
         assert job.status == JobStatus.FINISHED, job
 
+    async def start_vm(self, vm_id: str) -> dict[str, Any]:
+        """Start the VM through the API and wait until it is up; the VM as then listed."""
+        await self.run_action(vm_id, "start")
+        return await self.wait_vm(vm_id, "up")
+
     async def wait_vm(self, vm_id: str, status: str, timeout: float = WAIT_S) -> dict[str, Any]:
         return await poll_status(lambda: self.vm(vm_id), status, timeout, "VM")
 

@@ -17,8 +17,7 @@ from virtfleet.engine.services.eventlog import EventCode
 async def test_a_started_vm_comes_up_on_an_up_host(vmlab: VmLab) -> None:
     agent, host_id = await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    await vmlab.run_action(vm["id"], "start")
-    up = await vmlab.wait_vm(vm["id"], "up")
+    up = await vmlab.start_vm(vm["id"])
     assert up["host"]["id"] == host_id
     assert up["start_time"]
     assert vmlab.domains(vm["id"]) == {agent.host_uuid: "running"}
@@ -45,8 +44,7 @@ async def test_two_concurrent_starts_run_the_vm_once(vmlab: VmLab) -> None:
 async def test_stop_powers_the_vm_off(vmlab: VmLab) -> None:
     await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
     await vmlab.run_action(vm["id"], "stop")
     down = await vmlab.wait_vm(vm["id"], "down")
     assert "host" not in down
@@ -61,8 +59,7 @@ async def test_stop_powers_the_vm_off(vmlab: VmLab) -> None:
 async def test_shutdown_brings_the_vm_down(vmlab: VmLab) -> None:
     await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
     await vmlab.run_action(vm["id"], "shutdown")
     await vmlab.wait_vm(vm["id"], "down")
     assert vmlab.domains(vm["id"]) == {}
@@ -71,8 +68,7 @@ async def test_shutdown_brings_the_vm_down(vmlab: VmLab) -> None:
 async def test_reboot_keeps_the_vm_up(vmlab: VmLab) -> None:
     await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
     await vmlab.run_action(vm["id"], "reboot")
     assert (await vmlab.vm(vm["id"]))["status"] == "up"
 
@@ -80,22 +76,19 @@ async def test_reboot_keeps_the_vm_up(vmlab: VmLab) -> None:
 async def test_a_suspended_vm_resumes_on_its_host_when_started(vmlab: VmLab) -> None:
     agent, host_id = await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
     await vmlab.run_action(vm["id"], "suspend")
     suspended = await vmlab.wait_vm(vm["id"], "suspended")
     assert suspended["host"]["id"] == host_id
     assert vmlab.domains(vm["id"]) == {agent.host_uuid: "suspended"}
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
     assert vmlab.domains(vm["id"]) == {agent.host_uuid: "running"}
 
 
 async def test_a_running_vm_cannot_be_removed_or_resized(vmlab: VmLab) -> None:
     await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
     assert (await vmlab.http.delete(f"{API}/vms/{vm['id']}")).status_code == 409
     resized = await vmlab.http.put(f"{API}/vms/{vm['id']}", json={"memory": 2 * GiB})
     assert resized.status_code == 409
@@ -111,8 +104,7 @@ async def test_a_domain_destroyed_behind_the_engines_back_is_reported_down(
 ) -> None:
     agent, _host_id = await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
     assert agent.driver is not None
     await asyncio.to_thread(agent.driver.destroy_vm, vm["id"])
     down = await vmlab.wait_vm(vm["id"], "down")
@@ -124,8 +116,7 @@ async def test_a_domain_destroyed_behind_the_engines_back_is_reported_down(
 async def test_a_running_vm_reports_statistics_and_a_console(vmlab: VmLab) -> None:
     await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
     base = f"{API}/vms/{vm['id']}"
     names: set[str] = set()
     for _ in range(100):
@@ -145,8 +136,7 @@ async def test_a_running_vm_reports_statistics_and_a_console(vmlab: VmLab) -> No
 async def test_vm_statuses_survive_an_engine_restart(vmlab: VmLab) -> None:
     _agent, host_id = await vmlab.up_host("h1")
     running, idle = await vmlab.add_vm("vm1"), await vmlab.add_vm("vm2")
-    await vmlab.run_action(running["id"], "start")
-    await vmlab.wait_vm(running["id"], "up")
+    await vmlab.start_vm(running["id"])
     await vmlab.restart_engine()
     await vmlab.wait_status(host_id, "up")
     assert (await vmlab.vm(running["id"]))["status"] == "up"
@@ -162,8 +152,7 @@ async def test_a_report_from_a_host_the_vm_is_not_on_changes_nothing_but_a_copy_
     _first, first_id = await vmlab.up_host("h1")
     _second, second_id = await vmlab.up_host("h2")
     vm = await vmlab.add_vm("vm1")
-    await vmlab.run_action(vm["id"], "start")
-    up = await vmlab.wait_vm(vm["id"], "up")
+    up = await vmlab.start_vm(vm["id"])
     stranger = second_id if up["host"]["id"] == first_id else first_id
     tracker = vm_state_tracker(vmlab.engine)
     await tracker.on_vm_state(stranger, VmState(vm_id=vm["id"], state=VmRunState.DOWN))
@@ -194,8 +183,7 @@ async def test_vms_of_a_lost_host_are_unknown_and_down_once_it_returns_without_t
 ) -> None:
     agent, host_id = await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
     await agent.stop()
     await vmlab.wait_status(host_id, "non_responsive")
     unknown = await vmlab.wait_vm(vm["id"], "unknown")
@@ -212,8 +200,7 @@ async def test_the_serial_number_policy_gives_the_guest_its_smbios_serial(
     agent, host_id = await vmlab.up_host("h1")
     serial = {"policy": policy, **({"value": "asset-7"} if policy == "custom" else {})}
     vm = await vmlab.add_vm("vm1", serial_number=serial)
-    await vmlab.run_action(vm["id"], "start")
-    await vmlab.wait_vm(vm["id"], "up")
+    await vmlab.start_vm(vm["id"])
 
     assert isinstance(agent.driver, LibvirtDriver)
     root = ET.fromstring(agent.driver.domain_xml(vm["id"]))

@@ -27,9 +27,10 @@ from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.commands.vmspec import build_spec
 from virtfleet.engine.monitoring.connections import host_connections
 from virtfleet.engine.monitoring.hostmonitor import HOST_MONITOR_KEY
-from virtfleet.engine.monitoring.hoststate import free_memory_of
+from virtfleet.engine.monitoring.hoststate import free_memory_of, host_name
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
+from virtfleet.engine.scheduler.filters import HostCandidate
 from virtfleet.engine.scheduler.placement import FreeMemoryLookup, place_vm
 from virtfleet.engine.services.auth import ADMIN_NAME, INTERNAL_DOMAIN
 from virtfleet.engine.services.base import Options, Scope
@@ -106,10 +107,7 @@ def _schedule_vm(conn: Connection, vm_id: str, services: Any = None) -> dict[str
             )
         launching = VmStatus.RESTORING_STATE
     elif vm.status == VmStatus.DOWN:
-        assert vm.cluster is not None and vm.cluster.id is not None
-        cluster = repos.clusters.get(conn, vm.cluster.id)
-
-        host_id = place_vm(conn, vm, cluster, _free_memory_lookup(conn, services)).id
+        host_id = best_host(conn, vm, services).id
         launching = VmStatus.WAIT_FOR_LAUNCH
     else:
         raise Conflict(f"Cannot run VM. VM {vm.name} is {vm.status or 'unknown'}.")
@@ -127,14 +125,13 @@ async def _schedule(ctx: CommandContext) -> None:
     ctx.data.update(await ctx.db(lambda conn: _schedule_vm(conn, vm_id, ctx.services)))
 
 
-def check_placeable(conn: Connection, vm_id: str, services: Any) -> None:
-    """Refuse (Conflict) the start of a VM that is down and that no host could take now, as oVirt
-    refuses it before accepting it; the start command's own placement still decides."""
-    vm = repos.vms.get(conn, vm_id)
-    if vm.status != VmStatus.DOWN or vm.cluster is None or vm.cluster.id is None:
-        return
+def best_host(conn: Connection, vm: m.Vm, services: Any) -> HostCandidate:
+    """The host of the VM's cluster that placement chooses now; Conflict naming why when none
+    can take it. The start command decides with it, and the API checks with it before it
+    accepts a start (as oVirt validates a run first)."""
+    assert vm.cluster is not None and vm.cluster.id is not None
     cluster = repos.clusters.get(conn, vm.cluster.id)
-    place_vm(conn, vm, cluster, _free_memory_lookup(conn, services))
+    return place_vm(conn, vm, cluster, _free_memory_lookup(conn, services))
 
 
 def _free_memory_lookup(conn: Connection, services: Any) -> FreeMemoryLookup:
@@ -192,8 +189,7 @@ def _describe_started(params: Mapping[str, Any], data: Mapping[str, Any]) -> str
 
 async def _name_host(ctx: CommandContext) -> None:
     host_id = str(ctx.data["host_id"])
-    host = await ctx.db(lambda conn: repos.hosts.find(conn, host_id))
-    ctx.data["host_name"] = host.name if host is not None else host_id
+    ctx.data["host_name"] = await ctx.db(lambda conn: host_name(conn, host_id))
 
 
 # --- stop ----------------------------------------------------------------------------------------

@@ -96,5 +96,11 @@ def free_memory_of(conn: Connection, host_ids: Sequence[str]) -> dict[str, int]:
     return {keys[row.key]: int(row.value["stats"]["memory_free_bytes"]) for row in rows}
 
 
+def host_name(conn: Connection, host_id: str) -> str:
+    """The host's name for a message; its id when the host is gone."""
+    host = repos.hosts.find(conn, host_id)
+    return host.name if host is not None and host.name else host_id
+
+
 def forget_stats(conn: Connection, host_id: str) -> None:
     conn.execute(delete(tables.settings).where(tables.settings.c.key == _STATS_KEY + host_id))

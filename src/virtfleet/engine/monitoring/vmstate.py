@@ -22,6 +22,7 @@ from virtfleet.common.clock import Clock
 from virtfleet.common.protocol import VmRunState, VmState, VmStats
 from virtfleet.engine.commands.vm_commands import host_of, move_vm
 from virtfleet.engine.monitoring.batchwriter import BatchWriter
+from virtfleet.engine.monitoring.hoststate import host_name
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
@@ -250,17 +251,14 @@ class VmStateTracker:
         )
         if state.state not in (VmRunState.RUNNING, VmRunState.PAUSED):
             return
-        names = {}
-        for other in (host_id, host_of(vm)):
-            found = repos.hosts.find(conn, other) if other else None
-            names[other] = found.name if found is not None else other
+        here = host_name(conn, host_id)
+        placed = host_name(conn, host_of(vm) or "")
         self._event(
             conn,
             EventCode.VM_RUNNING_ON_TWO_HOSTS,
             LogSeverity.ERROR,
-            f"VM {vm.name} is running on Host {names[host_id]} as well as on Host "
-            f"{names[host_of(vm)]}, where the engine placed it. The copy on "
-            f"{names[host_id]} was left untouched: stop one of them.",
+            f"VM {vm.name} is running on Host {here} as well as on Host {placed}, where the "
+            f"engine placed it. The copy on {here} was left untouched: stop one of them.",
             vm,
             host_id,
         )
@@ -280,13 +278,12 @@ class VmStateTracker:
 
         moved = move_vm(conn, state.vm_id, claim)
         if moved is not None:
-            host = repos.hosts.find(conn, host_id)
-            where = host.name if host is not None else host_id
             self._event(
                 conn,
                 EventCode.VM_STARTED,
                 LogSeverity.WARNING,
-                f"VM {moved.name} was found running on Host {where}; it is up there now.",
+                f"VM {moved.name} was found running on Host {host_name(conn, host_id)}; "
+                "it is up there now.",
                 moved,
                 host_id,
             )

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import ClassVar, Protocol
 
-from sqlalchemy import Connection, select
+from sqlalchemy import ColumnElement, Connection, select
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import (
@@ -366,6 +366,10 @@ class VmGraphicsConsoleService(ResourceService):
         return m.Action(status="complete", ticket=ticket)
 
 
+def _tag_assignment(vm_id: str, tag_id: str) -> ColumnElement[bool]:
+    return (tables.vm_tags.c.vm_id == vm_id) & (tables.vm_tags.c.tag_id == tag_id)
+
+
 class VmTagService(ResourceService):
     """``/vms/{id}/tags``: the tags assigned to a VM; adding one assigns an existing tag (by id or
     name), removing it unassigns it and leaves the tag itself."""
@@ -391,7 +395,8 @@ class VmTagService(ResourceService):
         with self.db.transaction() as conn:
             vm = _require_vm(conn, scope.parent)
             tag = resolve(conn, repos.tags, obj, field="tag")
-            pair = (tables.vm_tags.c.vm_id == scope.parent) & (tables.vm_tags.c.tag_id == tag.id)
+            assert tag.id is not None
+            pair = _tag_assignment(scope.parent, tag.id)
             if conn.execute(select(tables.vm_tags.c.vm_id).where(pair)).first() is not None:
                 raise Conflict(f"The tag '{tag.name}' is already assigned to VM {vm.name}")
             conn.execute(tables.vm_tags.insert().values(vm_id=scope.parent, tag_id=tag.id))
@@ -400,7 +405,7 @@ class VmTagService(ResourceService):
     def remove(self, scope: Scope, object_id: str, options: Options) -> None:
         with self.db.transaction() as conn:
             _require_vm(conn, scope.parent)
-            pair = (tables.vm_tags.c.vm_id == scope.parent) & (tables.vm_tags.c.tag_id == object_id)
+            pair = _tag_assignment(scope.parent, object_id)
             if conn.execute(tables.vm_tags.delete().where(pair)).rowcount == 0:
                 raise NotFound(f"The tag with id '{object_id}' is not assigned to this VM")
 

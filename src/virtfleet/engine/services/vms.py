@@ -16,7 +16,7 @@ from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import SerialNumberPolicy, VmStatus
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.engine.commands.store import Locked
-from virtfleet.engine.commands.vm_commands import check_placeable, register_vm_commands
+from virtfleet.engine.commands.vm_commands import best_host, register_vm_commands
 from virtfleet.engine.monitoring.batchwriter import batch_writer
 from virtfleet.engine.monitoring.vmsink import VM_STATE_SINK_KEY
 from virtfleet.engine.monitoring.vmstate import VmStateTracker
@@ -155,8 +155,11 @@ def validate_config(vm: m.Vm) -> None:
     if policy is not None and policy.guaranteed is not None and policy.guaranteed > vm.memory:
         raise InvalidInput("The guaranteed memory cannot exceed the VM's memory")
     serial = vm.serial_number
-    custom = serial is not None and serial.policy == SerialNumberPolicy.CUSTOM
-    if custom and not 1 <= len((serial.value if serial else None) or "") <= MAX_SERIAL_LENGTH:
+    if (
+        serial is not None
+        and serial.policy == SerialNumberPolicy.CUSTOM
+        and not 1 <= len(serial.value or "") <= MAX_SERIAL_LENGTH
+    ):
         raise InvalidInput(
             f"A custom serial number needs a value of 1 to {MAX_SERIAL_LENGTH} characters"
         )
@@ -391,8 +394,8 @@ class VmService(DocumentService[m.Vm]):
             vm = self.get_in_scope(conn, scope, object_id)
             if vm.status not in allowed:
                 raise Conflict(conflict_text(prefix, vm))
-            if name == "start":
-                check_placeable(conn, object_id, self.ctx)
+            if name == "start" and vm.status == VmStatus.DOWN:
+                best_host(conn, vm, self.ctx)  # refuse now a start no host could take
 
         def still_allowed(conn: Connection) -> None:
             """The status again, now that no other command can move the VM."""

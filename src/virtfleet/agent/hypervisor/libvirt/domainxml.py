@@ -179,7 +179,7 @@ def _devices(spec: VmSpec, domain_type: str) -> Devices:
     return Devices(tuple(items))
 
 
-def _os(spec: VmSpec, arch: str, ovmf_dir: Path) -> OsBoot:
+def _os(spec: VmSpec, arch: str, ovmf_dir: Path, *, smbios: bool) -> OsBoot:
     if spec.firmware not in _FIRMWARES:
         raise InvalidInput(f"unknown firmware {spec.firmware!r}; use bios or uefi")
     if spec.secure_boot and spec.firmware != "uefi":
@@ -198,7 +198,7 @@ def _os(spec: VmSpec, arch: str, ovmf_dir: Path) -> OsBoot:
         tuple(spec.boot_devices),
         uefi=uefi,
         kernel=kernel,
-        smbios=is_windows(spec.os_type) or spec.serial_number is not None,
+        smbios=smbios,
     )
 
 
@@ -218,6 +218,9 @@ def build_domain(
     cluster_type = None if spec.cpu_type is None else cluster_cpu_type(spec.cpu_type)
     windows = is_windows(spec.os_type)
     enlightened = windows and domain_type != "qemu"
+    # SMBIOS strings for Windows, or a serial number; <os> points at them only when they exist
+    wants_sysinfo = windows or spec.serial_number is not None
+    sysinfo = SysInfo(spec.id, spec.serial_number) if wants_sysinfo else None
     return Domain(
         type=domain_type,
         name=spec.name,
@@ -225,11 +228,9 @@ def build_domain(
         memory=Memory(spec.memory_bytes),
         vcpu=Vcpu(topology.vcpus),
         cpu=Cpu(topology, cluster_type),
-        os=_os(spec, arch, ovmf_dir),
+        os=_os(spec, arch, ovmf_dir, smbios=sysinfo is not None),
         devices=_devices(spec, domain_type),
         features=Features(smm=spec.secure_boot, hyperv=enlightened),
         clock=Clock(localtime=windows, hypervclock=enlightened),
-        sysinfo=SysInfo(spec.id, spec.serial_number)
-        if windows or spec.serial_number is not None
-        else None,
+        sysinfo=sysinfo,
     )
