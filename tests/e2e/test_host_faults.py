@@ -5,7 +5,7 @@ host brings it up."""
 from __future__ import annotations
 
 from support.e2e import lab_fixtures, requires
-from virtfleet.engine.services.eventlog import EventCode
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.testbed.daemons import start_libvirtd_again, stop_libvirtd
 from virtfleet.testbed.lab import (
     ENROLL_SECRET,

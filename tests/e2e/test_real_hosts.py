@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from support.e2e import lab_fixtures, requires
-from virtfleet.engine.services.eventlog import EventCode
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.testbed import TestbedHost
 from virtfleet.testbed.initramfs import (
     CLEAN_SHUTDOWN_LINE,

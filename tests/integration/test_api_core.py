@@ -13,7 +13,7 @@ from virtfleet.engine.api.app import create_app
 from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.context import build_context, core_services
-from virtfleet.engine.services.eventlog import EventCode
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.tls import ensure_engine_tls
 
 API = "/ovirt-engine/api"

@@ -20,9 +20,9 @@ from virtfleet.engine.commands import (
     Step,
     store,
 )
+from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.persistence.database import Database, sqlite_url
 from virtfleet.engine.persistence.tables import commands, locks, metadata
-from virtfleet.engine.services.eventlog import EventCode, EventLog
 
 
 class Engine:

@@ -14,9 +14,9 @@ from test_storage_lab import GIB, Lab, lab_fixture, volume_path  # noqa: F401
 from virtfleet.agent.storage import qemuimg
 from virtfleet.common import protocol as p
 from virtfleet.common.apimodel.enums import VmStatus
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.monitoring.connections import HostConnections
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.services.eventlog import EventCode
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img missing")
 

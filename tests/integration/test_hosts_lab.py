@@ -24,7 +24,7 @@ from virtfleet.common.apimodel.enums import JobStatus
 from virtfleet.common.apimodel.system import Event, Job
 from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.context import EngineContext, ServiceFactory, core_services
-from virtfleet.engine.services.eventlog import EventCode
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.services.hosts import host_services
 
 SECRET = "host lab secret"

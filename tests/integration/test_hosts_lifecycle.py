@@ -14,10 +14,10 @@ from test_hosts_lab import API, SECRET, HostLab, added_up, lab_fixture  # noqa: 
 from support.ports import free_port
 from virtfleet.common.apimodel.enums import JobStatus
 from virtfleet.engine.commands import store
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.monitoring import host_monitor
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.services.eventlog import EventCode
 
 STAT_NAMES = {
     "memory.total",

@@ -6,8 +6,8 @@ import asyncio
 
 from test_hosts_lab import API, HostLab, added_up, lab_fixture  # noqa: F401
 
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.monitoring import host_monitor
-from virtfleet.engine.services.eventlog import EventCode
 
 
 async def test_a_stopped_agent_makes_its_host_non_responsive(lab: HostLab) -> None:

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from test_storage_lab import Lab, domain_body, lab_fixture  # noqa: F401
 
 from virtfleet.common.apimodel.enums import JobStatus, VmStatus
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.services.eventlog import EventCode
 
 pytestmark = pytest.mark.skipif(shutil.which("qemu-img") is None, reason="qemu-img missing")
 

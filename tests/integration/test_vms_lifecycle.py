@@ -10,8 +10,8 @@ from test_vms_lab import API, GiB, VmLab, vmlab_fixture  # noqa: F401
 
 from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
 from virtfleet.common.protocol import VmRunState, VmState
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.monitoring.vmstate import vm_state_tracker
-from virtfleet.engine.services.eventlog import EventCode
 
 
 async def test_a_started_vm_comes_up_on_an_up_host(vmlab: VmLab) -> None:

@@ -15,10 +15,10 @@ from virtfleet.common.apimodel.enums import JobStatus, LogSeverity, StepEnum, St
 from virtfleet.common.clock import SystemClock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands import CommandContext, CommandDefinition, CommandRunner, Step, store
-from virtfleet.engine.commands.context import run_in_transaction
+from virtfleet.engine.core.eventlog import EventCode, EventLog
+from virtfleet.engine.core.transaction import run_in_transaction
 from virtfleet.engine.persistence.database import Database, sqlite_url
 from virtfleet.engine.persistence.tables import commands, jobs, locks
-from virtfleet.engine.services.eventlog import EventCode, EventLog
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from virtfleet.common.apimodel.enums import LogSeverity
 from virtfleet.common.apimodel.system import Event
 from virtfleet.common.clock import ManualClock
 from virtfleet.common.errors import NotFound
+from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.persistence.tables import events
-from virtfleet.engine.services.eventlog import EventCode, EventLog
 
 
 @pytest.fixture

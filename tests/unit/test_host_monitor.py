@@ -14,10 +14,10 @@ from virtfleet.common.protocol import VmState, VmStats
 from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.context import EngineContext, build_context, core_services
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.monitoring import HostLiveness, HostMonitor
 from virtfleet.engine.monitoring.connections import HostConnections
 from virtfleet.engine.persistence import repositories as repos
-from virtfleet.engine.services.eventlog import EventCode
 
 GRACE_S = 60.0
 

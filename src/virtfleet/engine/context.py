@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 from virtfleet.common.clock import Clock, SystemClock
 from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.config import EngineConfig
+from virtfleet.engine.core.eventlog import EventLog
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.activity import EventService, JobService, JobStepService
@@ -19,7 +20,6 @@ from virtfleet.engine.services.auth import AuthService
 from virtfleet.engine.services.base import ResourceService
 from virtfleet.engine.services.clusters import ClusterService
 from virtfleet.engine.services.datacenters import DataCenterService
-from virtfleet.engine.services.eventlog import EventLog
 from virtfleet.engine.services.networks import NetworkService, VnicProfileService
 from virtfleet.engine.services.system import (
     OperatingSystemService,

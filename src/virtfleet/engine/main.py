@@ -20,7 +20,7 @@ from virtfleet.engine.api.app import create_app
 from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.context import EngineContext, build_context, default_service_factories
-from virtfleet.engine.services.eventlog import EventCode
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.tls import EngineTls, ensure_engine_tls
 
 log = logging.getLogger(__name__)

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from virtfleet.common.errors import InvalidInput
 from virtfleet.engine.api.codec import json as json_codec
 from virtfleet.engine.api.routing import Authenticate
-from virtfleet.engine.services.eventlog import EventLog
+from virtfleet.engine.core.eventlog import EventLog
 
 EVENTS_STREAM_PATH = "/ovirt-engine/services/events-stream"
 

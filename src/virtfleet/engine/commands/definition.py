@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from virtfleet.common.apimodel.enums import StepEnum
-from virtfleet.engine.services.eventlog import EventCode
+from virtfleet.engine.core.eventlog import EventCode
 
 if TYPE_CHECKING:
     from virtfleet.engine.commands.context import CommandContext

@@ -27,12 +27,13 @@ from virtfleet.engine.agentclient import AgentClient, enroll_agent
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step, StepAction
 from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.core.eventlog import EventCode
+from virtfleet.engine.core.statuses import MONITORED_HOSTS
+from virtfleet.engine.core.transitions import change_status
 from virtfleet.engine.monitoring.connections import host_connections
 from virtfleet.engine.monitoring.hostmonitor import host_monitor
-from virtfleet.engine.monitoring.hoststate import MONITORED, change_status
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.services.eventlog import EventCode
 
 ADD_HOST = "add_host"
 INSTALL_HOST = "install_host"
@@ -237,7 +238,7 @@ async def _start_monitoring(ctx: CommandContext) -> None:
 async def _refresh_capabilities(ctx: CommandContext) -> None:
     host_id = str(ctx.params["host_id"])
     caps = await host_connections(ctx.services).call(host_id, HOST_GET_CAPABILITIES, Empty())
-    await ctx.db(lambda conn: record_capabilities(ctx, conn, caps, MONITORED, None))
+    await ctx.db(lambda conn: record_capabilities(ctx, conn, caps, MONITORED_HOSTS, None))
 
 
 def _install_definition(kind: str, verb: str) -> CommandDefinition:

@@ -28,11 +28,12 @@ from virtfleet.common.apimodel.system import Job
 from virtfleet.common.clock import Clock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands import store
-from virtfleet.engine.commands.context import CommandContext, run_in_transaction
+from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
 from virtfleet.engine.commands.revert import Reverter, describe_error
+from virtfleet.engine.core.eventlog import EventCode, EventLog
+from virtfleet.engine.core.transaction import run_in_transaction
 from virtfleet.engine.persistence.database import Database
-from virtfleet.engine.services.eventlog import EventCode, EventLog
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,6 @@ from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
 from virtfleet.common.apimodel.enums import (
     DataCenterStatus,
-    DiskFormat,
     DiskStatus,
     StorageDomainStatus,
     StorageDomainType,
@@ -27,9 +26,10 @@ from virtfleet.common.errors import Conflict, NotFound
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step, StepAction
 from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.core.derived import volume_format
+from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.services.eventlog import EventCode
 from virtfleet.engine.services.storage_hosts import (
     agent_caller,
     call_on_any,
@@ -407,7 +407,7 @@ async def _create_volume(ctx: CommandContext) -> None:
     request = p.VolumeCreate(
         **ref.model_dump(),
         size_bytes=disk.provisioned_size or 0,
-        format="raw" if disk.format == DiskFormat.RAW else "qcow2",
+        format=volume_format(disk.format),
         sparse=disk.sparse if disk.sparse is not None else True,
     )
     caller = agent_caller(ctx.services)

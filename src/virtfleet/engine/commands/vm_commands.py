@@ -25,47 +25,22 @@ from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
 from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.commands.vmspec import build_spec
+from virtfleet.engine.core.eventlog import EventCode
+from virtfleet.engine.core.identity import ADMIN_USER
+from virtfleet.engine.core.transitions import host_name, host_of, move_vm
 from virtfleet.engine.monitoring.connections import host_connections
 from virtfleet.engine.monitoring.hostmonitor import HOST_MONITOR_KEY
-from virtfleet.engine.monitoring.hoststate import free_memory_of, host_name
+from virtfleet.engine.monitoring.hoststate import free_memory_of
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.scheduler.filters import HostCandidate
 from virtfleet.engine.scheduler.placement import FreeMemoryLookup, place_vm
-from virtfleet.engine.services.auth import ADMIN_NAME, INTERNAL_DOMAIN
 from virtfleet.engine.services.base import Options, Scope
-from virtfleet.engine.services.eventlog import EventCode
 
 log = logging.getLogger(__name__)
 
-ADMIN_USER = f"{ADMIN_NAME}@{INTERNAL_DOMAIN}"
-_CAS_ATTEMPTS = 5
 _DISK_WAIT_S = 600.0
 _DISK_POLL_S = 0.2
-
-VmChange = Callable[[m.Vm], Mapping[str, Any] | None]
-
-
-def move_vm(conn: Connection, vm_id: str, change: VmChange) -> m.Vm | None:
-    """Apply ``change`` (fields to set, or None to leave the VM alone) as a compare-and-swap,
-    re-reading on a lost race; returns the VM as written, or None when nothing changed."""
-    for _ in range(_CAS_ATTEMPTS):
-        vm = repos.vms.get(conn, vm_id)
-        version = repos.vms.version_of(conn, vm_id)
-        update = change(vm)
-        if update is None:
-            return None
-        moved = vm.model_copy(update=dict(update))
-        try:
-            repos.vms.save(conn, moved, expected_version=version)
-        except Conflict:
-            continue
-        return moved
-    raise Conflict(f"The VM {vm_id} keeps changing; try again")
-
-
-def host_of(vm: m.Vm) -> str | None:
-    return vm.host.id if vm.host is not None else None
 
 
 def _engine(ctx: CommandContext) -> Any:

@@ -11,8 +11,9 @@ from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
-from virtfleet.common.apimodel.enums import BiosType, DiskFormat, DisplayType, SerialNumberPolicy
+from virtfleet.common.apimodel.enums import BiosType, DisplayType, SerialNumberPolicy
 from virtfleet.common.errors import Conflict
+from virtfleet.engine.core.derived import volume_format
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 
@@ -38,7 +39,7 @@ def disk_specs(conn: Connection, vm_id: str) -> list[p.DiskSpec]:
         specs.append(
             p.DiskSpec(
                 path=f"{path}/{domain.id}/images/{disk.id}/{disk.image_id}",
-                format="raw" if disk.format == DiskFormat.RAW else "qcow2",
+                format=volume_format(disk.format),
                 bus=_BUSES.get(interface, "virtio"),
                 readonly=bool(attachment.read_only),
                 bootable=bool(attachment.bootable),

@@ -28,18 +28,15 @@ from virtfleet.common.protocol import (
     VmState,
     Wire,
 )
-from virtfleet.engine.commands.context import run_in_transaction
+from virtfleet.engine.core.eventlog import EventCode
+from virtfleet.engine.core.statuses import MONITORED_HOSTS
+from virtfleet.engine.core.transaction import run_in_transaction
+from virtfleet.engine.core.transitions import change_status
 from virtfleet.engine.monitoring.batchwriter import batch_writer
 from virtfleet.engine.monitoring.connections import HostConnections
-from virtfleet.engine.monitoring.hoststate import (
-    MONITORED,
-    change_status,
-    free_memory_of,
-    save_stats,
-)
+from virtfleet.engine.monitoring.hoststate import free_memory_of, save_stats
 from virtfleet.engine.monitoring.vmsink import vm_state_sink
 from virtfleet.engine.persistence import repositories as repos
-from virtfleet.engine.services.eventlog import EventCode
 
 if TYPE_CHECKING:
     from virtfleet.engine.context import EngineContext
@@ -51,9 +48,9 @@ R = TypeVar("R")
 HOST_MONITOR_KEY = "host_monitor"
 
 # Statuses a host leaves for ``up`` once its agent answers.
-_COMES_UP_FROM = frozenset(MONITORED - {HostStatus.UP})
+_COMES_UP_FROM = frozenset(MONITORED_HOSTS - {HostStatus.UP})
 # Statuses a silent host leaves for ``non_responsive``.
-_GOES_SILENT_FROM = frozenset(MONITORED - {HostStatus.NON_RESPONSIVE})
+_GOES_SILENT_FROM = frozenset(MONITORED_HOSTS - {HostStatus.NON_RESPONSIVE})
 _MAX_BACKOFF_FACTOR = 5.0
 
 
@@ -128,7 +125,7 @@ class HostMonitor:
         self._loop = asyncio.get_running_loop()
         hosts = await self._db(lambda conn: repos.hosts.query(conn))
         for host in hosts:
-            if host.id is not None and host.status in MONITORED:
+            if host.id is not None and host.status in MONITORED_HOSTS:
                 self._watch(host.id)
         self._sweeper = asyncio.create_task(self._sweep(), name="host-grace-sweeper")
         log.info("host monitoring started hosts=%d", len(self._watches))
@@ -158,7 +155,7 @@ class HostMonitor:
     async def refresh(self, host_id: str) -> None:
         """Watch the host if its status is a monitored one, else drop its watcher."""
         host = await self._db(lambda conn: repos.hosts.find(conn, host_id))
-        if host is not None and host.status in MONITORED:
+        if host is not None and host.status in MONITORED_HOSTS:
             if self._loop is not None:
                 self._watch(host_id)
         else:
@@ -261,7 +258,7 @@ class HostMonitor:
         """Connect, reconcile the VM list, then heartbeat until the connection fails."""
         host_id = watch.host_id
         host = await self._db(lambda conn: repos.hosts.get(conn, host_id))
-        if host.status not in MONITORED:
+        if host.status not in MONITORED_HOSTS:
             raise _StopWatching
         await self._connections.open(
             host_id, host.address or "", host.port or 0, self._on_notification
@@ -297,7 +294,7 @@ class HostMonitor:
         change = await self._db(lambda conn: self._come_up(conn, watch.host_id))
         if change is None:
             host = await self._db(lambda conn: repos.hosts.find(conn, watch.host_id))
-            if host is None or host.status not in MONITORED:
+            if host is None or host.status not in MONITORED_HOSTS:
                 raise _StopWatching
         watch.up_confirmed = True
         watch.up.set()

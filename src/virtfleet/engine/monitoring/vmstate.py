@@ -20,13 +20,12 @@ from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import LogSeverity, VmStatus
 from virtfleet.common.clock import Clock
 from virtfleet.common.protocol import VmRunState, VmState, VmStats
-from virtfleet.engine.commands.vm_commands import host_of, move_vm
+from virtfleet.engine.core.eventlog import EventCode, EventLog
+from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
+from virtfleet.engine.core.transitions import host_name, host_of, move_vm
 from virtfleet.engine.monitoring.batchwriter import BatchWriter
-from virtfleet.engine.monitoring.hoststate import host_name
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
-from virtfleet.engine.services.eventlog import EventCode, EventLog
 
 log = logging.getLogger(__name__)
 
@@ -58,13 +57,13 @@ def next_status(current: VmStatus | None, reported: VmRunState) -> VmStatus | No
     elif reported == VmRunState.PAUSED:
         target = None if current in (VmStatus.SAVING_STATE, VmStatus.DOWN) else VmStatus.PAUSED
     elif reported == VmRunState.SHUTTING_DOWN:
-        target = VmStatus.POWERING_DOWN if current in HOLDING_STATUSES else None
+        target = VmStatus.POWERING_DOWN if current in HOLDING_VM_STATUSES else None
     elif reported in (VmRunState.DOWN, VmRunState.CRASHED):
         target = None if current in _LAUNCHING | {VmStatus.IMAGE_LOCKED} else VmStatus.DOWN
     elif reported == VmRunState.SUSPENDED:
         target = VmStatus.SUSPENDED if current != VmStatus.DOWN else None
     elif reported == VmRunState.MIGRATING:
-        target = VmStatus.MIGRATING if current in HOLDING_STATUSES else None
+        target = VmStatus.MIGRATING if current in HOLDING_VM_STATUSES else None
     else:
         target = None
     return None if target == current else target
@@ -294,7 +293,7 @@ class VmStateTracker:
             assert vm.id is not None
 
             def unknown(current: m.Vm) -> Mapping[str, Any] | None:
-                if host_of(current) != host_id or current.status not in HOLDING_STATUSES:
+                if host_of(current) != host_id or current.status not in HOLDING_VM_STATUSES:
                     return None
                 if current.status == VmStatus.UNKNOWN:
                     return None

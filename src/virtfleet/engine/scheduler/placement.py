@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, case, func, select
 
 from virtfleet.common import apimodel as m
-from virtfleet.common.apimodel.enums import HostStatus, VmStatus
+from virtfleet.common.apimodel.enums import HostStatus
 from virtfleet.common.errors import Conflict
+from virtfleet.engine.core.derived import vcpu_count
+from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES, PENDING_VM_STATUSES
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.scheduler.filters import (
     CpuFilter,
@@ -32,21 +34,6 @@ from virtfleet.engine.scheduler.weights import (
 )
 
 log = logging.getLogger(__name__)
-
-# Statuses in which a VM holds memory on its host; the first ones are not in host stats yet.
-PENDING_STATUSES = frozenset(
-    {VmStatus.WAIT_FOR_LAUNCH, VmStatus.POWERING_UP, VmStatus.RESTORING_STATE}
-)
-HOLDING_STATUSES = PENDING_STATUSES | {
-    VmStatus.UP,
-    VmStatus.PAUSED,
-    VmStatus.POWERING_DOWN,
-    VmStatus.REBOOT_IN_PROGRESS,
-    VmStatus.SAVING_STATE,
-    VmStatus.MIGRATING,
-    VmStatus.NOT_RESPONDING,
-    VmStatus.UNKNOWN,
-}
 
 # Free memory reported by each of the given hosts (hosts without a report are left out).
 FreeMemoryLookup = Callable[[Sequence[str]], Mapping[str, int]]
@@ -107,12 +94,10 @@ def select_host(
 
 
 def vm_request(vm: m.Vm) -> VmRequest:
-    topology = vm.cpu.topology if vm.cpu is not None else None
-    vcpus = 1
-    if topology is not None:
-        vcpus = (topology.sockets or 1) * (topology.cores or 1) * (topology.threads or 1)
     assert vm.id is not None
-    return VmRequest(id=vm.id, name=vm.name or vm.id, memory=vm.memory or 0, vcpus=vcpus)
+    return VmRequest(
+        id=vm.id, name=vm.name or vm.id, memory=vm.memory or 0, vcpus=vcpu_count(vm.cpu)
+    )
 
 
 def load_candidates(
@@ -132,12 +117,12 @@ def load_candidates(
     host_ids = [h.id for h in hosts]
     vms = tables.vms.c
     memory = func.coalesce(vms.memory, 0)
-    pending = case((vms.status.in_([s.value for s in PENDING_STATUSES]), memory), else_=0)
+    pending = case((vms.status.in_([s.value for s in PENDING_VM_STATUSES]), memory), else_=0)
     held = conn.execute(
         select(vms.host_id, func.sum(memory), func.sum(pending), func.count())
         .where(
             vms.host_id.in_(host_ids)
-            & vms.status.in_([s.value for s in HOLDING_STATUSES])
+            & vms.status.in_([s.value for s in HOLDING_VM_STATUSES])
             & (vms.id != exclude_vm)
         )
         .group_by(vms.host_id)

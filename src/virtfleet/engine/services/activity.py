@@ -11,10 +11,10 @@ from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import JobStatus, LogSeverity
 from virtfleet.common.errors import InvalidInput
 from virtfleet.engine.commands import store
+from virtfleet.engine.core.eventlog import EventLog
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import ListQuery, Options, ResourceService, Scope, page_bounds
-from virtfleet.engine.services.eventlog import EventLog
 from virtfleet.engine.services.search import (
     FieldResolver,
     compile_condition,

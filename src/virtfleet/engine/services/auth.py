@@ -18,15 +18,14 @@ from virtfleet.common.apimodel import Domain, User
 from virtfleet.common.apimodel.enums import LogSeverity
 from virtfleet.common.clock import Clock
 from virtfleet.common.errors import NotAuthenticated
+from virtfleet.engine.core.eventlog import EventCode, EventLog
+from virtfleet.engine.core.identity import ADMIN_NAME, INTERNAL_DOMAIN
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.persistence.documents import DocumentRepository
-from virtfleet.engine.services.eventlog import EventCode, EventLog
 
 log = logging.getLogger(__name__)
 
-INTERNAL_DOMAIN = "internal"
-ADMIN_NAME = "admin"
 TOKEN_LIFETIME = timedelta(hours=10)
 _CACHE_SECONDS = 60.0
 

@@ -22,10 +22,10 @@ from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
 from virtfleet.common.apimodel.enums import GraphicsType
 from virtfleet.common.errors import Conflict, HostUnreachable, InvalidInput, NotFound
+from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
 from virtfleet.engine.monitoring.connections import host_connections
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence.database import Database
-from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
 from virtfleet.engine.services.base import ResourceService
 from virtfleet.engine.services.vm_devices import VmGraphicsConsoleService, display_protocol
 
@@ -108,7 +108,7 @@ class Consoles:
         with self.db.read() as conn:
             vm = repos.vms.get(conn, vm_id)
             host_id = vm.host.id if vm.host is not None else None
-            if vm.status not in HOLDING_STATUSES or host_id is None:
+            if vm.status not in HOLDING_VM_STATUSES or host_id is None:
                 raise Conflict(f"Cannot get a console of VM {vm.name}. The VM is not running.")
             return RunningVm(vm, repos.hosts.get(conn, host_id))
 

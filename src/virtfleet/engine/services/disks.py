@@ -22,11 +22,11 @@ from virtfleet.common.apimodel.enums import (
     QcowVersion,
     StorageDomainStatus,
     StorageDomainType,
-    VmStatus,
 )
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.engine.commands import storage_commands as cmds
 from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.core.statuses import STOPPED_VM_STATUSES
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
@@ -38,9 +38,7 @@ _D = tables.disks
 _A = tables.disk_attachments
 
 # A VM in one of these has no running guest, so its disks may change.
-VM_STOPPED = frozenset(
-    {VmStatus.DOWN.value, VmStatus.IMAGE_LOCKED.value, VmStatus.UNASSIGNED.value}
-)
+VM_STOPPED = frozenset(status.value for status in STOPPED_VM_STATUSES)
 INTERFACES = (
     DiskInterface.VIRTIO,
     DiskInterface.VIRTIO_SCSI,

@@ -33,9 +33,11 @@ from virtfleet.engine.commands.host_commands import (
     REFRESH_HOST,
     register_host_commands,
 )
+from virtfleet.engine.core.eventlog import EventCode
+from virtfleet.engine.core.transitions import change_status
 from virtfleet.engine.monitoring.connections import HOST_CONNECTIONS_KEY, HostConnections
 from virtfleet.engine.monitoring.hostmonitor import HOST_MONITOR_KEY, HostMonitor
-from virtfleet.engine.monitoring.hoststate import change_status, forget_stats, load_stats
+from virtfleet.engine.monitoring.hoststate import forget_stats, load_stats
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.services.base import (
@@ -46,7 +48,6 @@ from virtfleet.engine.services.base import (
     Scope,
     one_listed,
 )
-from virtfleet.engine.services.eventlog import EventCode
 from virtfleet.engine.services.refs import new_id, reference, require_name, resolve
 from virtfleet.engine.services.search import enum_field, related_field, text_field
 

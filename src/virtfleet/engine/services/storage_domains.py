@@ -26,6 +26,7 @@ from virtfleet.common.apimodel.system import Job
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands import storage_commands as cmds
 from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
@@ -41,7 +42,6 @@ from virtfleet.engine.services.disks import (
     DiskService,
     running_vms_using_domain,
 )
-from virtfleet.engine.services.eventlog import EventCode, EventLog
 from virtfleet.engine.services.refs import new_id, require_name, resolve, resolve_optional
 from virtfleet.engine.services.search import enum_field, related_field, text_field
 

@@ -23,11 +23,12 @@ from virtfleet.common.apimodel.enums import (
 )
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.common.protocol import VmStats
+from virtfleet.engine.core.identity import ADMIN_NAME
+from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
-from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
-from virtfleet.engine.services.auth import ADMIN_NAME, users_repository
+from virtfleet.engine.services.auth import users_repository
 from virtfleet.engine.services.base import (
     DocumentService,
     ListQuery,
@@ -260,7 +261,7 @@ class VmStatisticsService(ResourceService):
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Statistic]:
         with self.db.read() as conn:
             vm = _require_vm(conn, scope.parent)
-        running = vm.status in HOLDING_STATUSES
+        running = vm.status in HOLDING_VM_STATUSES
         return vm_statistics(vm, self.latest(scope.parent) if running else None)
 
     def get(self, scope: Scope, object_id: str) -> m.Statistic:
@@ -318,7 +319,12 @@ class VmGraphicsConsoleService(ResourceService):
             vm = _require_vm(conn, scope.parent)
         protocol = display_protocol(vm)
         console = m.GraphicsConsole(id=console_id(protocol), protocol=protocol, vm=m.Vm(id=vm.id))
-        if query.current and vm.status in HOLDING_STATUSES and vm.id is not None and self.tickets:
+        if (
+            query.current
+            and vm.status in HOLDING_VM_STATUSES
+            and vm.id is not None
+            and self.tickets
+        ):
             listening = self.tickets.current_display(vm.id, protocol)
             if listening is not None:
                 address, port = listening

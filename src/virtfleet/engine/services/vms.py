@@ -17,17 +17,18 @@ from virtfleet.common.apimodel.enums import SerialNumberPolicy, VmStatus
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.engine.commands.store import Locked
 from virtfleet.engine.commands.vm_commands import best_host, register_vm_commands
+from virtfleet.engine.core.derived import vcpu_count
+from virtfleet.engine.core.eventlog import EventCode
+from virtfleet.engine.core.identity import ADMIN_USER
+from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
 from virtfleet.engine.monitoring.batchwriter import batch_writer
 from virtfleet.engine.monitoring.vmsink import VM_STATE_SINK_KEY
 from virtfleet.engine.monitoring.vmstate import VmStateTracker
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.scheduler.placement import HOLDING_STATUSES
 from virtfleet.engine.services import oscatalog
-from virtfleet.engine.services.auth import ADMIN_NAME, INTERNAL_DOMAIN
 from virtfleet.engine.services.base import DocumentService, Options, ResourceService, Scope
 from virtfleet.engine.services.consoles import CONSOLES_KEY, consoles_of
-from virtfleet.engine.services.eventlog import EventCode
 from virtfleet.engine.services.refs import (
     new_id,
     reference,
@@ -55,7 +56,6 @@ _V = tables.vms
 MAX_MEMORY = 4 * 1024**4
 MAX_VCPUS = 710
 MAX_SERIAL_LENGTH = 255
-ADMIN_USER = f"{ADMIN_NAME}@{INTERNAL_DOMAIN}"
 DISK_ATTACHMENTS_SERVICE = "vm_disk_attachments"
 
 # What a new VM takes from its template when the client leaves it out.
@@ -112,7 +112,7 @@ INLINE = ("nics", "disk_attachments", "graphics_consoles", "statistics", "permis
 ACTIONS: Mapping[str, tuple[frozenset[VmStatus], str, str]] = {
     "start": (frozenset({VmStatus.DOWN, VmStatus.SUSPENDED}), "Cannot run VM", "Launching VM"),
     "stop": (
-        frozenset(HOLDING_STATUSES | {VmStatus.SUSPENDED}),
+        frozenset(HOLDING_VM_STATUSES | {VmStatus.SUSPENDED}),
         "Cannot stop VM",
         "Powering off VM",
     ),
@@ -124,13 +124,6 @@ ACTIONS: Mapping[str, tuple[frozenset[VmStatus], str, str]] = {
     "reboot": (frozenset({VmStatus.UP}), "Cannot reboot VM", "Rebooting VM"),
     "suspend": (frozenset({VmStatus.UP, VmStatus.PAUSED}), "Cannot suspend VM", "Suspending VM"),
 }
-
-
-def vcpu_count(cpu: m.Cpu | None) -> int:
-    topology = cpu.topology if cpu is not None else None
-    if topology is None:
-        return 1
-    return (topology.sockets or 1) * (topology.cores or 1) * (topology.threads or 1)
 
 
 def validate_config(vm: m.Vm) -> None:
@@ -196,7 +189,7 @@ def conflict_text(prefix: str, vm: m.Vm) -> str:
     """oVirt's wording, e.g. "Cannot run VM. VM vm1 is running."."""
     status = vm.status or VmStatus.DOWN
     if prefix == "Cannot run VM":
-        state = "running" if status in HOLDING_STATUSES else status.value.replace("_", " ")
+        state = "running" if status in HOLDING_VM_STATUSES else status.value.replace("_", " ")
         return f"{prefix}. VM {vm.name} is {state}."
     if status in (VmStatus.DOWN, VmStatus.IMAGE_LOCKED):
         return f"{prefix}. VM is not running."
