@@ -20,9 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a scri
 from benchmarks.harness import latency_figures, live_engine, report
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import VmStatus
+from virtfleet.engine.assembly import build_engine
 from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import build_context
 from virtfleet.engine.persistence import repositories as repos
 
 GiB = 1024**3
@@ -31,7 +31,7 @@ GiB = 1024**3
 def populate(data_dir: Path, count: int) -> None:
     """Write ``count`` VMs straight into the engine database before the engine starts."""
     (data_dir / "engine").mkdir(parents=True, exist_ok=True)
-    ctx = build_context(EngineConfig(data_dir=data_dir / "engine"))
+    ctx = build_engine(EngineConfig(data_dir=data_dir / "engine"))
     seed_defaults(ctx.database, ctx.clock)
     with ctx.database.transaction() as conn:
         cluster = repos.clusters.find_by_name(conn, "Default")

@@ -24,8 +24,8 @@ from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import HostStatus, StorageDomainStatus, StorageDomainType
 from virtfleet.common.errors import InvalidInput, VirtfleetError
 from virtfleet.common.protocol import DEFAULT_AGENT_PORT
+from virtfleet.engine.assembly import Engine
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import EngineContext
 from virtfleet.engine.main import configure_logging, engine_url, prepare, serve
 from virtfleet.engine.services.base import ROOT, ListQuery, Options, Scope
 from virtfleet.localhost_check import check_local_host, default_uri
@@ -100,13 +100,13 @@ def plan_hosts(
     return planned
 
 
-def _find(ctx: EngineContext, service: str, name: str) -> m.ApiObject | None:
+def _find(ctx: Engine, service: str, name: str) -> m.ApiObject | None:
     found = ctx.services[service].list(ROOT, ListQuery(search=f'name="{name}"'))
     return found[0] if found else None
 
 
 async def _wait_for(
-    ctx: EngineContext, service: str, object_id: str, wanted: Sequence[str], timeout: float = 120.0
+    ctx: Engine, service: str, object_id: str, wanted: Sequence[str], timeout: float = 120.0
 ) -> str:
     deadline = asyncio.get_running_loop().time() + timeout
     status = ""
@@ -119,7 +119,7 @@ async def _wait_for(
     return status
 
 
-async def register_hosts(ctx: EngineContext, planned: Sequence[PlannedHost]) -> None:
+async def register_hosts(ctx: Engine, planned: Sequence[PlannedHost]) -> None:
     """Add every planned host that the engine does not know yet, through the hosts service."""
     for host in planned:
         existing = await asyncio.to_thread(_find, ctx, "hosts", host.name)
@@ -136,7 +136,7 @@ async def register_hosts(ctx: EngineContext, planned: Sequence[PlannedHost]) -> 
         log.info("host added name=%s port=%s", host.name, host.config.port)
 
 
-async def ensure_local_storage(ctx: EngineContext, storage_dir: Path) -> None:
+async def ensure_local_storage(ctx: Engine, storage_dir: Path) -> None:
     """A data domain on the local storage directory, attached to Default and active."""
     local = await asyncio.to_thread(_find, ctx, "hosts", LOCAL_HOST)
     if local is None or local.id is None:

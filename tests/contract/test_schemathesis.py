@@ -106,6 +106,9 @@ def _fuzz_all(schema: Any, engine: LiveEngine) -> Findings:
     return findings
 
 
+# Every operation of the document gets its own run: the whole takes minutes, more than the
+# suite's default time limit per test, and grows with the API.
+@pytest.mark.timeout(1200)
 def test_no_operation_answers_with_a_server_error_or_slowly(
     fuzz_schema: Any, fuzz_engine: LiveEngine
 ) -> None:

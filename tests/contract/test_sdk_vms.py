@@ -13,9 +13,7 @@ import pytest
 
 from .conftest import (
     SIMULATED_HOSTS,
-    LiveEngine,
     VmFactory,
-    require_collection,
     unique_name,
     wait_for_status,
 )
@@ -243,8 +241,7 @@ def test_case_insensitive_vm_search(
 
 
 @pytest.fixture(scope="module")
-def many_vms(engine: LiveEngine, connection: sdk.Connection) -> Iterator[tuple[str, set[str]]]:
-    require_collection(engine, "vms")
+def many_vms(connection: sdk.Connection) -> Iterator[tuple[str, set[str]]]:
     factory = VmFactory(connection.system_service())
     prefix = f"many{secrets.token_hex(3)}"
     try:

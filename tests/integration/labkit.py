@@ -1,4 +1,4 @@
-"""Pieces every in-process lab shares: a seeded engine context, its API client, status polling."""
+"""Pieces every in-process lab shares: a seeded engine, its API client, status polling."""
 
 from __future__ import annotations
 
@@ -9,24 +9,25 @@ from typing import Any
 import httpx
 
 from virtfleet.engine.api.app import create_app
+from virtfleet.engine.assembly import Engine, build_engine
 from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import EngineContext, ServiceFactory, build_context
+from virtfleet.engine.monitoring.connections import HostConnections
 
 LOOPBACK = "127.0.0.1"
 API = "/ovirt-engine/api"
 ADMIN_PASSWORD = "password"
 
 
-def seeded_engine(config: EngineConfig, factories: tuple[ServiceFactory, ...]) -> EngineContext:
-    """An engine context with the default data center and the admin user, not started yet."""
-    ctx = build_context(config, service_factories=factories)
+def seeded_engine(config: EngineConfig, connections: HostConnections | None = None) -> Engine:
+    """An engine with the default data center and the admin user, not started yet."""
+    ctx = build_engine(config, connections=connections)
     seed_defaults(ctx.database, ctx.clock)
     ctx.auth.ensure_admin(ADMIN_PASSWORD)
     return ctx
 
 
-def api_client(ctx: EngineContext) -> httpx.AsyncClient:
+def api_client(ctx: Engine) -> httpx.AsyncClient:
     """An in-process client for the engine's API, logged in as admin, speaking JSON."""
     return httpx.AsyncClient(
         transport=httpx.ASGITransport(app=create_app(ctx)),

@@ -10,9 +10,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from virtfleet.engine.api.app import create_app
+from virtfleet.engine.assembly import build_engine
 from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import build_context, core_services
 from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.tls import ensure_engine_tls
 
@@ -25,7 +25,7 @@ JSON = {**BASIC, "Accept": "application/json"}
 def client(tmp_path: Path) -> Iterator[TestClient]:
     config = EngineConfig(data_dir=tmp_path)
     ensure_engine_tls(config.pki_dir, public_host=None, listen_host="127.0.0.1")
-    ctx = build_context(config, service_factories=(core_services,))
+    ctx = build_engine(config)
     seed_defaults(ctx.database, ctx.clock)
     ctx.auth.ensure_admin("pw")
     with TestClient(create_app(ctx)) as test_client:

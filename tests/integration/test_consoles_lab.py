@@ -9,7 +9,6 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 from test_hosts_lab import opened
@@ -22,27 +21,18 @@ from virtfleet.agent.hypervisor.base import ConsoleOutput, SerialConsole
 from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
 from virtfleet.common.errors import Conflict
 from virtfleet.common.protocol import DisplayEndpoint
-from virtfleet.engine.context import ServiceFactory
-from virtfleet.engine.services.consoles import console_services
 
 VNC_CONSOLE = "766e63"
 WAIT_S = 15.0
 
 
-class ConsoleLab(VmLab):
-    service_factories: ClassVar[tuple[ServiceFactory, ...]] = (
-        *VmLab.service_factories,
-        console_services,
-    )
-
-
 @pytest.fixture(name="lab")
-async def lab_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[ConsoleLab]:
-    async with opened(ConsoleLab(tmp_path), monkeypatch) as lab:
+async def lab_fixture(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[VmLab]:
+    async with opened(VmLab(tmp_path), monkeypatch) as lab:
         yield lab
 
 
-async def _running_vm(lab: ConsoleLab) -> tuple[str, LibvirtDriver]:
+async def _running_vm(lab: VmLab) -> tuple[str, LibvirtDriver]:
     agent, _host_id = await lab.up_host("host1")
     vm = await lab.add_vm("vm1")
     await lab.start_vm(vm["id"])
@@ -51,7 +41,7 @@ async def _running_vm(lab: ConsoleLab) -> tuple[str, LibvirtDriver]:
 
 
 async def test_a_console_ticket_sets_the_password_of_the_vms_display_on_its_host(
-    lab: ConsoleLab,
+    lab: VmLab,
 ) -> None:
     vm_id, driver = await _running_vm(lab)
     before = datetime.now(UTC)
@@ -71,7 +61,7 @@ async def test_a_console_ticket_sets_the_password_of_the_vms_display_on_its_host
 
 
 async def test_the_vm_ticket_action_takes_the_clients_value_in_xml_like_the_sdk(
-    lab: ConsoleLab,
+    lab: VmLab,
 ) -> None:
     vm_id, driver = await _running_vm(lab)
     body = "<action><ticket><value>s3cret</value><expiry>120</expiry></ticket></action>"
@@ -89,7 +79,7 @@ async def test_the_vm_ticket_action_takes_the_clients_value_in_xml_like_the_sdk(
 
 
 async def test_a_vm_lists_its_ticket_action_and_its_console_lists_one_too(
-    lab: ConsoleLab,
+    lab: VmLab,
 ) -> None:
     vm_id, _ = await _running_vm(lab)
     vm = await lab.vm(vm_id)
@@ -98,7 +88,7 @@ async def test_a_vm_lists_its_ticket_action_and_its_console_lists_one_too(
     assert "ticket" in {link["rel"] for link in console["actions"]["link"]}
 
 
-async def test_a_ticket_for_a_vm_that_is_down_is_refused(lab: ConsoleLab) -> None:
+async def test_a_ticket_for_a_vm_that_is_down_is_refused(lab: VmLab) -> None:
     await lab.up_host("host1")
     vm = await lab.add_vm("vm1")
 
@@ -109,7 +99,7 @@ async def test_a_ticket_for_a_vm_that_is_down_is_refused(lab: ConsoleLab) -> Non
 
 
 async def test_a_ticket_expiry_out_of_range_or_a_vnc_ticket_too_long_is_refused(
-    lab: ConsoleLab,
+    lab: VmLab,
 ) -> None:
     vm_id, _ = await _running_vm(lab)
     url = f"{API}/vms/{vm_id}/ticket"
@@ -122,7 +112,7 @@ async def test_a_ticket_expiry_out_of_range_or_a_vnc_ticket_too_long_is_refused(
 
 
 async def test_current_consoles_say_where_the_display_listens_on_the_host(
-    lab: ConsoleLab,
+    lab: VmLab,
 ) -> None:
     vm_id, driver = await _running_vm(lab)
     url = f"{API}/vms/{vm_id}/graphicsconsoles"
@@ -143,7 +133,7 @@ async def test_current_consoles_say_where_the_display_listens_on_the_host(
 
 
 async def test_a_current_console_of_an_unreachable_host_is_listed_without_an_address(
-    lab: ConsoleLab,
+    lab: VmLab,
 ) -> None:
     agent, _host_id = await lab.up_host("host1")
     vm = await lab.add_vm("vm1")
@@ -158,7 +148,7 @@ async def test_a_current_console_of_an_unreachable_host_is_listed_without_an_add
 
 
 async def test_adding_a_console_of_the_other_protocol_switches_a_vm_that_is_down(
-    lab: ConsoleLab,
+    lab: VmLab,
 ) -> None:
     vm_id, _ = await _running_vm(lab)
     url = f"{API}/vms/{vm_id}/graphicsconsoles"
@@ -227,7 +217,7 @@ def _ws_url(base_url: str, path: str) -> str:
 
 
 async def test_the_serial_console_relays_both_ways_and_closes_the_hosts_side(
-    lab: ConsoleLab, echo: list[EchoConsole]
+    lab: VmLab, echo: list[EchoConsole]
 ) -> None:
     vm_id, driver = await _running_vm(lab)
     _with_echo_console(driver, echo)
@@ -246,7 +236,7 @@ async def test_the_serial_console_relays_both_ways_and_closes_the_hosts_side(
 
 
 async def test_the_cli_relay_pipes_stdin_to_the_console_and_its_output_to_stdout(
-    lab: ConsoleLab, echo: list[EchoConsole]
+    lab: VmLab, echo: list[EchoConsole]
 ) -> None:
     vm_id, driver = await _running_vm(lab)
     _with_echo_console(driver, echo)
@@ -258,7 +248,7 @@ async def test_the_cli_relay_pipes_stdin_to_the_console_and_its_output_to_stdout
 
 
 async def test_a_console_the_host_cannot_open_closes_with_the_hosts_reason(
-    lab: ConsoleLab,
+    lab: VmLab,
 ) -> None:
     vm_id, _ = await _running_vm(lab)
     async with served(lab.engine) as base_url:
@@ -273,7 +263,7 @@ async def test_a_console_the_host_cannot_open_closes_with_the_hosts_reason(
 
 
 async def test_a_vm_whose_serial_console_is_disabled_refuses_it_until_enabled(
-    lab: ConsoleLab, echo: list[EchoConsole]
+    lab: VmLab, echo: list[EchoConsole]
 ) -> None:
     vm_id, driver = await _running_vm(lab)
     _with_echo_console(driver, echo)
@@ -297,7 +287,7 @@ async def test_a_vm_whose_serial_console_is_disabled_refuses_it_until_enabled(
     assert "disabled" in closed.value.rcvd.reason
 
 
-async def test_the_vnc_proxy_says_why_when_the_display_has_no_port(lab: ConsoleLab) -> None:
+async def test_the_vnc_proxy_says_why_when_the_display_has_no_port(lab: VmLab) -> None:
     vm_id, _ = await _running_vm(lab)
     async with served(lab.engine) as base_url:
         token = await sso_token(base_url, "password")
@@ -313,7 +303,7 @@ async def test_the_vnc_proxy_says_why_when_the_display_has_no_port(lab: ConsoleL
 @pytest.mark.parametrize("kind", ["vnc", "serial"])
 @pytest.mark.parametrize("token", [None, "not-a-token"])
 async def test_a_console_without_a_valid_token_is_refused(
-    lab: ConsoleLab, kind: str, token: str | None
+    lab: VmLab, kind: str, token: str | None
 ) -> None:
     vm_id, _ = await _running_vm(lab)
     headers = {} if token is None else {"Authorization": f"Bearer {token}"}

@@ -9,7 +9,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -22,10 +22,9 @@ from virtfleet.agent.server import AgentServer
 from virtfleet.agent.storage import StorageOps
 from virtfleet.common.apimodel.enums import JobStatus
 from virtfleet.common.apimodel.system import Event, Job
+from virtfleet.engine.assembly import Engine
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import EngineContext, ServiceFactory, core_services
 from virtfleet.engine.core.eventlog import EventCode
-from virtfleet.engine.services.hosts import host_services
 
 SECRET = "host lab secret"
 WAIT_S = 20.0
@@ -69,12 +68,10 @@ class Agent:
 class HostLab:
     """One engine lifetime at a time on one data dir, plus the agents it manages."""
 
-    service_factories: ClassVar[tuple[ServiceFactory, ...]] = (core_services, host_services)
-
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self.agents: list[Agent] = []
-        self.ctx: EngineContext | None = None
+        self.ctx: Engine | None = None
         self._http: httpx.AsyncClient | None = None
 
     @property
@@ -83,7 +80,7 @@ class HostLab:
         return self._http
 
     @property
-    def engine(self) -> EngineContext:
+    def engine(self) -> Engine:
         assert self.ctx is not None
         return self.ctx
 
@@ -95,7 +92,7 @@ class HostLab:
             host_grace_s=1.0,
             host_stats_interval_s=0.2,
         )
-        self.ctx = seeded_engine(config, self.service_factories)
+        self.ctx = seeded_engine(config)
         await self.ctx.start()
         self._http = api_client(self.ctx)
 

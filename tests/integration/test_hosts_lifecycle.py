@@ -15,7 +15,6 @@ from support.ports import free_port
 from virtfleet.common.apimodel.enums import JobStatus
 from virtfleet.engine.commands import store
 from virtfleet.engine.core.eventlog import EventCode
-from virtfleet.engine.monitoring import host_monitor
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 
@@ -125,7 +124,7 @@ async def test_deactivate_puts_the_host_in_maintenance(lab: HostLab) -> None:
     assert reply.status_code == 200, reply.text
     assert (await lab.host(host_id))["status"] == "maintenance"
     await asyncio.sleep(0.1)  # the monitor drops the host soon after the reply
-    assert not host_monitor(lab.engine).watching(host_id)
+    assert not lab.engine.monitor.watching(host_id)
     codes = [e.code for e in lab.events(host_id)]
     assert EventCode.HOST_MAINTENANCE in codes
 

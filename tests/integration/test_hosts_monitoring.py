@@ -7,7 +7,6 @@ import asyncio
 from test_hosts_lab import API, HostLab, added_up, lab_fixture  # noqa: F401
 
 from virtfleet.engine.core.eventlog import EventCode
-from virtfleet.engine.monitoring import host_monitor
 
 
 async def test_a_stopped_agent_makes_its_host_non_responsive(lab: HostLab) -> None:
@@ -51,7 +50,7 @@ async def test_an_engine_restart_resumes_monitoring_and_keeps_state(lab: HostLab
     await lab.restart_engine()
     assert (await lab.host(parked_id))["status"] == "maintenance"
     assert (await lab.host(up_id))["status"] == "up"
-    monitor = host_monitor(lab.engine)
+    monitor = lab.engine.monitor
     assert monitor.watching(up_id)
     assert not monitor.watching(parked_id)
     stats = (await lab.http.get(f"{API}/hosts/{up_id}/statistics")).json()

@@ -23,13 +23,11 @@ from virtfleet.common import pki
 from virtfleet.common.apimodel.enums import HostStatus, VmStatus
 from virtfleet.common.apimodel.system import Job
 from virtfleet.engine.agentclient import enroll_agent
+from virtfleet.engine.assembly import Engine
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import EngineContext, core_services
-from virtfleet.engine.monitoring.connections import HOST_CONNECTIONS_KEY, HostConnections
+from virtfleet.engine.monitoring.connections import HostConnections
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.services.base import DocumentService, ResourceService
-from virtfleet.engine.services.storage_domains import storage_services
 
 SECRET = "storage lab secret"
 GIB = 1024**3
@@ -44,18 +42,15 @@ class Lab:
         self.pki_dir = tmp_path / "pki"
         self.ca = pki.CertificateAuthority.load_or_create(self.pki_dir)
         self.agents: dict[str, tuple[AgentServer, Any]] = {}
-        self.ctx: EngineContext
+        self.ctx: Engine
         self.connections: HostConnections
         self.http: httpx.AsyncClient
 
     async def open(self, connections: HostConnections | None = None) -> None:
         data_dir = self.tmp_path / "engine"
         data_dir.mkdir(exist_ok=True)
-        self.ctx = seeded_engine(
-            EngineConfig(data_dir=data_dir), (core_services, storage_services, _plain_vms)
-        )
         self.connections = connections or HostConnections(self.pki_dir)
-        self.ctx.extras[HOST_CONNECTIONS_KEY] = self.connections
+        self.ctx = seeded_engine(EngineConfig(data_dir=data_dir), self.connections)
         for host_id, (server, _driver) in self.agents.items():
             await self.connections.open(host_id, LOOPBACK, server.port)
         await self.ctx.start()
@@ -213,11 +208,6 @@ class Lab:
         disk = await self.post("/disks", body)
         await self.wait_idle()
         return await self.get(f"/disks/{disk['id']}")
-
-
-def _plain_vms(ctx: EngineContext) -> dict[str, ResourceService]:
-    """A bare /vms collection, so that /vms/{id}/diskattachments is routed in these tests."""
-    return {"vms": DocumentService(ctx.database, repos.vms)}
 
 
 def domain_body(name: str, path: Path, host: str = "h1") -> dict[str, Any]:

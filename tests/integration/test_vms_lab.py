@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
@@ -12,23 +12,12 @@ from labkit import API, poll_status
 from test_hosts_lab import WAIT_S, HostLab, opened
 
 from virtfleet.common.apimodel.enums import JobStatus
-from virtfleet.engine.context import ServiceFactory, core_services
-from virtfleet.engine.services.hosts import host_services
-from virtfleet.engine.services.storage_domains import storage_services
-from virtfleet.engine.services.vms import vm_services
 
 GiB = 1024**3
 
 
 class VmLab(HostLab):
     """Hosts with real agents on the test driver, monitored by the engine, plus VM helpers."""
-
-    service_factories: ClassVar[tuple[ServiceFactory, ...]] = (
-        core_services,
-        host_services,
-        storage_services,
-        vm_services,
-    )
 
     async def add_vm(self, name: str, memory: int = GiB, **extra: Any) -> dict[str, Any]:
         body = {"name": name, "cluster": {"name": "Default"}, "memory": memory, **extra}

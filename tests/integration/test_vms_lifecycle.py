@@ -11,7 +11,6 @@ from test_vms_lab import API, GiB, VmLab, vmlab_fixture  # noqa: F401
 from virtfleet.agent.hypervisor.libvirt.driver import LibvirtDriver
 from virtfleet.common.protocol import VmRunState, VmState
 from virtfleet.engine.core.eventlog import EventCode
-from virtfleet.engine.monitoring.vmstate import vm_state_tracker
 
 
 async def test_a_started_vm_comes_up_on_an_up_host(vmlab: VmLab) -> None:
@@ -154,7 +153,7 @@ async def test_a_report_from_a_host_the_vm_is_not_on_changes_nothing_but_a_copy_
     vm = await vmlab.add_vm("vm1")
     up = await vmlab.start_vm(vm["id"])
     stranger = second_id if up["host"]["id"] == first_id else first_id
-    tracker = vm_state_tracker(vmlab.engine)
+    tracker = vmlab.engine.vm_states
     await tracker.on_vm_state(stranger, VmState(vm_id=vm["id"], state=VmRunState.DOWN))
     await tracker.on_vm_list(stranger, [VmState(vm_id=vm["id"], state=VmRunState.RUNNING)])
     after = await vmlab.vm(vm["id"])
@@ -170,7 +169,7 @@ async def test_a_vm_running_unknown_to_the_engine_is_adopted_on_reconciliation(
 ) -> None:
     _agent, host_id = await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    tracker = vm_state_tracker(vmlab.engine)
+    tracker = vmlab.engine.vm_states
     await tracker.on_vm_list(host_id, [VmState(vm_id=vm["id"], state=VmRunState.RUNNING)])
     adopted = await vmlab.vm(vm["id"])
     assert adopted["status"] == "up"

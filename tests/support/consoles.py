@@ -20,7 +20,7 @@ from websockets.asyncio.client import ClientConnection
 from support.ports import LOOPBACK
 from virtfleet.cli.serialconsole import console_url, relay_console
 from virtfleet.engine.api.app import create_app
-from virtfleet.engine.context import EngineContext
+from virtfleet.engine.assembly import Engine
 
 RFB_VERSION = b"RFB 003.008\n"
 SECURITY_VNC_AUTH = 2
@@ -28,7 +28,7 @@ _START_S = 10.0
 
 
 @contextlib.asynccontextmanager
-async def served(ctx: EngineContext) -> AsyncIterator[str]:
+async def served(ctx: Engine) -> AsyncIterator[str]:
     """The started engine ``ctx`` on a loopback port until the block ends; yields its base URL."""
     config = uvicorn.Config(create_app(ctx), host=LOOPBACK, port=0, lifespan="off", log_config=None)
     server = uvicorn.Server(config)

@@ -11,12 +11,19 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, func, select
 
+from support.sinks import RecordingSink
+from virtfleet.common.apimodel import DiskAttachment
 from virtfleet.common.apimodel.enums import JobStatus, LogSeverity, StepEnum, StepStatus
 from virtfleet.common.clock import SystemClock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands import CommandContext, CommandDefinition, CommandRunner, Step, store
+from virtfleet.engine.commands.env import CommandEnv
+from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.transaction import run_in_transaction
+from virtfleet.engine.monitoring.batchwriter import BatchWriter
+from virtfleet.engine.monitoring.connections import HostConnections
+from virtfleet.engine.monitoring.hostmonitor import HostMonitor
 from virtfleet.engine.persistence.database import Database, sqlite_url
 from virtfleet.engine.persistence.tables import commands, jobs, locks
 
@@ -28,9 +35,36 @@ def eventlog(database: Database) -> Iterator[EventLog]:
     log.close()
 
 
+class NoInlineDisks:
+    def attach(self, vm_id: str, attachment: DiskAttachment) -> None:
+        raise AssertionError("no command here creates disks")
+
+    def remove(self, vm_id: str, attachment_id: str) -> None:
+        raise AssertionError("no command here removes disks")
+
+
 @pytest.fixture
-async def runner(database: Database, eventlog: EventLog) -> AsyncIterator[CommandRunner]:
-    runner = CommandRunner(database, SystemClock(), eventlog, services={"name": "container"})
+def env(database: Database, eventlog: EventLog, tmp_path: Path) -> CommandEnv:
+    config = EngineConfig(data_dir=tmp_path)
+    connections = HostConnections(tmp_path / "pki")
+    monitor = HostMonitor(
+        config,
+        database,
+        SystemClock(),
+        eventlog,
+        connections=connections,
+        writer=BatchWriter(database),
+        sink=RecordingSink(),
+    )
+    return CommandEnv(config, connections, monitor, NoInlineDisks())
+
+
+@pytest.fixture
+async def runner(
+    database: Database, eventlog: EventLog, env: CommandEnv
+) -> AsyncIterator[CommandRunner]:
+    runner = CommandRunner(database, SystemClock(), eventlog)
+    runner.env = env
     await runner.start()
     yield runner
     await runner.stop()
@@ -85,7 +119,7 @@ async def test_three_steps_run_in_order_passing_data_and_the_job_finishes(
         ctx.data["domain"] = f"{ctx.data['host']}/domain"
 
     async def launch(ctx: CommandContext) -> None:
-        seen.update(ctx.data, services=ctx.services)
+        seen.update(ctx.data, env=ctx.env)
 
     runner.register(
         CommandDefinition(
@@ -110,7 +144,7 @@ async def test_three_steps_run_in_order_passing_data_and_the_job_finishes(
     assert seen == {
         "host": "host-for-vm-1",
         "domain": "host-for-vm-1/domain",
-        "services": {"name": "container"},
+        "env": runner.env,
     }
     with database.read() as conn:
         steps = store.list_steps(conn, job_id)

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from support.sinks import RecordingSink
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import HostStatus
 from virtfleet.common.clock import ManualClock
-from virtfleet.common.protocol import VmState, VmStats
+from virtfleet.engine.assembly import Engine, build_engine
 from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import EngineContext, build_context, core_services
 from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.monitoring import HostLiveness, HostMonitor
 from virtfleet.engine.monitoring.connections import HostConnections
@@ -57,28 +57,11 @@ def test_an_answer_after_being_lost_reports_the_host_back() -> None:
     assert not liveness.answered()
 
 
-class RecordingSink:
-    def __init__(self) -> None:
-        self.lost: list[str] = []
-
-    async def on_vm_state(self, host_id: str, state: VmState) -> None:
-        return None
-
-    async def on_vm_stats(self, host_id: str, stats: list[VmStats]) -> None:
-        return None
-
-    async def on_vm_list(self, host_id: str, states: list[VmState]) -> None:
-        return None
-
-    async def on_host_lost(self, host_id: str) -> None:
-        self.lost.append(host_id)
-
-
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[tuple[EngineContext, ManualClock]]:
+async def engine(tmp_path: Path) -> AsyncIterator[tuple[Engine, ManualClock]]:
     clock = ManualClock()
     config = EngineConfig(data_dir=tmp_path, host_grace_s=GRACE_S)
-    ctx = build_context(config, clock=clock, service_factories=(core_services,))
+    ctx = build_engine(config, clock=clock)
     seed_defaults(ctx.database, clock)
     try:
         yield ctx, clock
@@ -87,7 +70,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[tuple[EngineContext, ManualClo
         ctx.database.dispose()
 
 
-def _insert_host(ctx: EngineContext, status: HostStatus) -> str:
+def _insert_host(ctx: Engine, status: HostStatus) -> str:
     with ctx.database.transaction() as conn:
         cluster = repos.clusters.find_by_name(conn, "Default")
         assert cluster is not None
@@ -104,19 +87,31 @@ def _insert_host(ctx: EngineContext, status: HostStatus) -> str:
     return host.id
 
 
-def _status(ctx: EngineContext, host_id: str) -> HostStatus | None:
+def _monitor(ctx: Engine, sink: RecordingSink, tmp_path: Path) -> HostMonitor:
+    """A monitor of its own beside the engine's (which is not started), reporting to ``sink``."""
+    return HostMonitor(
+        ctx.config,
+        ctx.database,
+        ctx.clock,
+        ctx.eventlog,
+        connections=HostConnections(tmp_path / "pki"),
+        writer=ctx.batch_writer,
+        sink=sink,
+    )
+
+
+def _status(ctx: Engine, host_id: str) -> HostStatus | None:
     with ctx.database.read() as conn:
         return repos.hosts.get(conn, host_id).status
 
 
 async def test_grace_check_marks_a_silent_host_non_responsive_once(
-    engine: tuple[EngineContext, ManualClock], tmp_path: Path
+    engine: tuple[Engine, ManualClock], tmp_path: Path
 ) -> None:
     ctx, clock = engine
     sink = RecordingSink()
-    ctx.extras["vm_state_sink"] = sink
     host_id = _insert_host(ctx, HostStatus.UP)
-    monitor = HostMonitor(ctx, HostConnections(tmp_path / "pki"))
+    monitor = _monitor(ctx, sink, tmp_path)
     await monitor.start()  # the watcher cannot connect (port 1): the host stays silent
     try:
         clock.advance(GRACE_S - 1)
@@ -135,11 +130,11 @@ async def test_grace_check_marks_a_silent_host_non_responsive_once(
 
 
 async def test_grace_check_leaves_a_host_in_maintenance_alone(
-    engine: tuple[EngineContext, ManualClock], tmp_path: Path
+    engine: tuple[Engine, ManualClock], tmp_path: Path
 ) -> None:
     ctx, clock = engine
     host_id = _insert_host(ctx, HostStatus.MAINTENANCE)
-    monitor = HostMonitor(ctx, HostConnections(tmp_path / "pki"))
+    monitor = _monitor(ctx, RecordingSink(), tmp_path)
     await monitor.start()
     try:
         clock.advance(GRACE_S * 2)

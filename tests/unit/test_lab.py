@@ -16,7 +16,7 @@ from virtfleet.testbed.lab import (
     ENROLL_SECRET,
     EngineClient,
     agent_dir,
-    build_engine,
+    lab_engine,
     missing_requirements,
     stop_agents,
     wait_agents_listening,
@@ -74,7 +74,7 @@ async def test_the_console_wait_reads_only_past_the_offset(tmp_path: Path) -> No
 async def test_the_engine_client_reads_the_seeded_cluster_and_raises_on_a_fault(
     tmp_path: Path,
 ) -> None:
-    api = EngineClient.for_context(build_engine(tmp_path / "engine"))
+    api = EngineClient.for_context(lab_engine(tmp_path / "engine"))
     await api.ctx.start()
     try:
         clusters = (await api.get("/clusters"))["cluster"]

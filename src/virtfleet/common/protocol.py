@@ -250,6 +250,21 @@ class DomainInfo(Wire):
     free_bytes: int
 
 
+class VolumeUsage(Wire):
+    image_id: str
+    volume_id: str
+    actual_size: int
+
+
+class DomainUsage(Wire):
+    """A domain's space and what each of its volumes takes on storage, measured in one pass."""
+
+    domain_id: str
+    total_bytes: int
+    free_bytes: int
+    volumes: list[VolumeUsage]
+
+
 class VolumeRef(Wire):
     domain_id: str
     path: str
@@ -325,6 +340,7 @@ STORAGE_CREATE_DOMAIN = Method("Storage.createDomain", DomainCreate, DomainInfo,
 STORAGE_CONNECT_DOMAIN = Method("Storage.connectDomain", DomainRef, DomainInfo, 120)
 STORAGE_GET_DOMAIN_INFO = Method("Storage.getDomainInfo", DomainRef, DomainInfo, 60)
 STORAGE_REMOVE_DOMAIN = Method("Storage.removeDomain", DomainRef, Empty, 120)
+STORAGE_GET_DOMAIN_USAGE = Method("Storage.getDomainUsage", DomainRef, DomainUsage, 30)
 VOLUME_CREATE = Method("Volume.create", VolumeCreate, VolumeInfo, 180)
 VOLUME_INFO = Method("Volume.info", VolumeRef, VolumeInfo, 60)
 VOLUME_REMOVE = Method("Volume.remove", VolumeRef, Empty, 120)
@@ -352,6 +368,7 @@ METHODS: dict[str, Method[Wire, Wire]] = {
         STORAGE_CONNECT_DOMAIN,
         STORAGE_GET_DOMAIN_INFO,
         STORAGE_REMOVE_DOMAIN,
+        STORAGE_GET_DOMAIN_USAGE,
         VOLUME_CREATE,
         VOLUME_INFO,
         VOLUME_REMOVE,

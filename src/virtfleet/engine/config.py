@@ -27,6 +27,9 @@ class EngineConfig(BaseModel):
     host_heartbeat_interval_s: float = 3.0
     host_stats_interval_s: float = 15.0
     host_grace_s: float = 60.0
+    storage_monitor_interval_s: float = Field(
+        30.0, gt=0, description="How often the hosts look at their data center's storage domains"
+    )
     storage_dir: Path | None = None
 
     @property

@@ -17,9 +17,9 @@ import uvicorn
 from starlette.applications import Starlette
 
 from virtfleet.engine.api.app import create_app
+from virtfleet.engine.assembly import Engine, build_engine
 from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import EngineContext, build_context, default_service_factories
 from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.tls import EngineTls, ensure_engine_tls
 
@@ -35,13 +35,13 @@ def configure_logging(level: str = "INFO") -> None:
     )
 
 
-def prepare(config: EngineConfig) -> tuple[EngineContext, EngineTls, str | None]:
+def prepare(config: EngineConfig) -> tuple[Engine, EngineTls, str | None]:
     """Everything before serving; returns the admin password when it was generated now."""
     config.data_dir.mkdir(parents=True, exist_ok=True)
     tls = ensure_engine_tls(
         config.pki_dir, public_host=config.public_host, listen_host=config.listen_host
     )
-    ctx = build_context(config, service_factories=default_service_factories())
+    ctx = build_engine(config)
     seed_defaults(ctx.database, ctx.clock)
     password = os.environ.get(ADMIN_PASSWORD_ENV)
     generated = None
@@ -68,7 +68,7 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(20_000, 50, 100)
 
 
-def _lifespan(ctx: EngineContext) -> Callable[[Starlette], AsyncIterator[None]]:
+def _lifespan(ctx: Engine) -> Callable[[Starlette], AsyncIterator[None]]:
     @asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         await ctx.start()
@@ -81,7 +81,7 @@ def _lifespan(ctx: EngineContext) -> Callable[[Starlette], AsyncIterator[None]]:
     return lifespan  # type: ignore[return-value]
 
 
-def _record_start(ctx: EngineContext) -> None:
+def _record_start(ctx: Engine) -> None:
     with ctx.database.transaction() as conn:
         ctx.eventlog.record(
             conn,
@@ -110,7 +110,7 @@ class _Server(uvicorn.Server):
 
 
 async def serve(
-    ctx: EngineContext,
+    ctx: Engine,
     tls: EngineTls,
     *,
     on_ready: Callable[[], Awaitable[None]] | None = None,

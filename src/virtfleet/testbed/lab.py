@@ -21,9 +21,9 @@ import httpx
 
 from virtfleet.common.protocol import DEFAULT_AGENT_PORT
 from virtfleet.engine.api.app import create_app
+from virtfleet.engine.assembly import Engine, build_engine
 from virtfleet.engine.bootstrap import seed_defaults
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.context import EngineContext, build_context, default_service_factories
 from virtfleet.testbed.daemons import wait_listening
 from virtfleet.testbed.hosts import Testbed, TestbedHost
 from virtfleet.testbed.image import GuestImage, find_kernel
@@ -51,11 +51,11 @@ Agents = dict[str, subprocess.Popen[bytes]]
 class EngineClient:
     """The in-process engine's API over ASGI, with the waits scripted scenarios need."""
 
-    ctx: EngineContext
+    ctx: Engine
     http: httpx.AsyncClient
 
     @classmethod
-    def for_context(cls, ctx: EngineContext) -> EngineClient:
+    def for_context(cls, ctx: Engine) -> EngineClient:
         http = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(ctx)),
             base_url="http://engine",
@@ -116,7 +116,7 @@ class Lab:
     agents: Agents = field(default_factory=dict)
 
     @property
-    def ctx(self) -> EngineContext:
+    def ctx(self) -> Engine:
         return self.api.ctx
 
 
@@ -205,7 +205,7 @@ def stop_agents(agents: Agents, *, grace: float = 15.0) -> None:
             proc.wait(5)
 
 
-def build_engine(data_dir: Path) -> EngineContext:
+def lab_engine(data_dir: Path) -> Engine:
     """An engine with short heartbeat and stats intervals, default objects and the admin user."""
     data_dir.mkdir(parents=True)
     config = EngineConfig(
@@ -214,7 +214,7 @@ def build_engine(data_dir: Path) -> EngineContext:
         host_stats_interval_s=1.0,
         host_grace_s=10.0,
     )
-    ctx = build_context(config, service_factories=default_service_factories())
+    ctx = build_engine(config)
     seed_defaults(ctx.database, ctx.clock)
     ctx.auth.ensure_admin(ADMIN_PASSWORD)
     return ctx
@@ -227,7 +227,7 @@ async def open_lab(bed: Testbed, image: GuestImage, engine_dir: Path) -> AsyncIt
     agents = start_agents(bed)
     try:
         await asyncio.to_thread(wait_agents_listening, bed, agents)
-        api = EngineClient.for_context(build_engine(engine_dir))
+        api = EngineClient.for_context(lab_engine(engine_dir))
     except BaseException:
         stop_agents(agents)
         raise

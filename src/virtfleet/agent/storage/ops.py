@@ -16,9 +16,11 @@ from virtfleet.common.protocol import (
     DomainCreate,
     DomainInfo,
     DomainRef,
+    DomainUsage,
     VolumeCreate,
     VolumeInfo,
     VolumeRef,
+    VolumeUsage,
 )
 
 from . import qemuimg
@@ -86,6 +88,31 @@ class StorageOps:
         if not layout.directory.is_dir():
             raise NotFound(f"no storage domain {ref.domain_id} in {ref.path}")
         return self._info(layout)
+
+    def domain_usage(self, ref: DomainRef) -> DomainUsage:
+        """The domain's space and each volume's allocated bytes (what ``qemu-img info`` calls
+        actual size, read from the file system without opening the images)."""
+        layout = DomainLayout.at(ref.path, ref.domain_id)
+        self._metadata(layout)
+        info = self._info(layout)
+        volumes = []
+        for metadata in self._all_volume_metadata(layout):
+            path = layout.volume_path(metadata.image, metadata.volume)
+            try:
+                allocated = path.stat().st_blocks * 512
+            except FileNotFoundError:
+                continue  # metadata of a volume being created or removed
+            volumes.append(
+                VolumeUsage(
+                    image_id=metadata.image, volume_id=metadata.volume, actual_size=allocated
+                )
+            )
+        return DomainUsage(
+            domain_id=info.domain_id,
+            total_bytes=info.total_bytes,
+            free_bytes=info.free_bytes,
+            volumes=volumes,
+        )
 
     def remove_domain(self, ref: DomainRef) -> None:
         """Delete ``<root>/<domain-id>`` and everything in it, once it proves to be that domain."""

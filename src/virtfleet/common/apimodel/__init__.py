@@ -47,6 +47,8 @@ from virtfleet.common.apimodel.common import (
     Value,
     Version,
     Vlan,
+    read_only,
+    read_only_fields,
     write_only,
 )
 from virtfleet.common.apimodel.compute import (
@@ -432,5 +434,7 @@ __all__ = [
     "VnicPassThroughMode",
     "VnicProfile",
     "list_item_tag",
+    "read_only",
+    "read_only_fields",
     "write_only",
 ]

@@ -41,6 +41,21 @@ def write_only() -> dict[str, Any]:
     return {"write_only": True}
 
 
+def read_only() -> dict[str, Any]:
+    """Field metadata for what the engine owns (a status, a measured size): what a client sends
+    there is ignored, as oVirt ignores read-only elements."""
+    return {"read_only": True}
+
+
+def read_only_fields(cls: type[ApiStruct]) -> frozenset[str]:
+    """The names of ``cls``'s fields marked ``read_only``."""
+    return frozenset(
+        name
+        for name, info in cls.model_fields.items()
+        if isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get("read_only")
+    )
+
+
 class Version(ApiStruct):
     """A four-part version, as in product info, cluster levels and host packages."""
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
+from pydantic import Field
+
 from virtfleet.common.apimodel.base import ApiObject, ApiStruct
 from virtfleet.common.apimodel.common import (
     Bios,
@@ -20,6 +22,7 @@ from virtfleet.common.apimodel.common import (
     SerialNumber,
     Statistic,
     Version,
+    read_only,
 )
 from virtfleet.common.apimodel.enums import (
     Architecture,
@@ -129,8 +132,8 @@ class VmBase(ApiObject):
     high_availability: HighAvailability | None = None
     display: Display | None = None
     console: Console | None = None
-    origin: str | None = None
-    creation_time: datetime | None = None
+    origin: str | None = Field(None, json_schema_extra=read_only())
+    creation_time: datetime | None = Field(None, json_schema_extra=read_only())
     time_zone: TimeZone | None = None
     placement_policy: VmPlacementPolicy | None = None
     migration: MigrationOptions | None = None
@@ -159,18 +162,18 @@ class Vm(VmBase):
     xml_tag: ClassVar[str] = "vm"
     xml_collection: ClassVar[str] = "vms"
 
-    status: VmStatus | None = None
-    status_detail: str | None = None
-    stop_reason: str | None = None
-    start_time: datetime | None = None
-    stop_time: datetime | None = None
+    status: VmStatus | None = Field(None, json_schema_extra=read_only())
+    status_detail: str | None = Field(None, json_schema_extra=read_only())
+    stop_reason: str | None = Field(None, json_schema_extra=read_only())
+    start_time: datetime | None = Field(None, json_schema_extra=read_only())
+    stop_time: datetime | None = Field(None, json_schema_extra=read_only())
     run_once: bool | None = None
     fqdn: str | None = None
     host: Host | None = None
     template: Template | None = None
     original_template: Template | None = None
     use_latest_template_version: bool | None = None
-    next_run_configuration_exists: bool | None = None
+    next_run_configuration_exists: bool | None = Field(None, json_schema_extra=read_only())
     numa_tune_mode: NumaTuneMode | None = None
     guest_time_zone: TimeZone | None = None
     guest_operating_system: GuestOperatingSystem | None = None
@@ -197,7 +200,7 @@ class Template(VmBase):
     xml_tag: ClassVar[str] = "template"
     xml_collection: ClassVar[str] = "templates"
 
-    status: TemplateStatus | None = None
+    status: TemplateStatus | None = Field(None, json_schema_extra=read_only())
     vm: Vm | None = None
     version: TemplateVersion | None = None
     disk_attachments: list[DiskAttachment] | None = None

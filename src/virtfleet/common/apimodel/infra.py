@@ -25,6 +25,7 @@ from virtfleet.common.apimodel.common import (
     TransparentHugePages,
     Version,
     Vlan,
+    read_only,
     write_only,
 )
 from virtfleet.common.apimodel.enums import (
@@ -75,7 +76,7 @@ class DataCenter(ApiObject):
     xml_collection: ClassVar[str] = "data_centers"
 
     local: bool | None = None
-    status: DataCenterStatus | None = None
+    status: DataCenterStatus | None = Field(None, json_schema_extra=read_only())
     storage_format: StorageFormat | None = None
     version: Version | None = None
     supported_versions: list[Version] | None = None
@@ -185,8 +186,8 @@ class Host(ApiObject):
 
     address: str | None = None
     port: int | None = None
-    status: HostStatus | None = None
-    status_detail: str | None = None
+    status: HostStatus | None = Field(None, json_schema_extra=read_only())
+    status_detail: str | None = Field(None, json_schema_extra=read_only())
     external_status: ExternalStatus | None = None
     type: HostType | None = None
     cluster: Cluster | None = None
@@ -206,7 +207,7 @@ class Host(ApiObject):
     kdump_status: KdumpStatus | None = None
     ksm: Ksm | None = None
     transparent_hugepages: TransparentHugePages | None = None
-    hardware_information: HardwareInformation | None = None
+    hardware_information: HardwareInformation | None = Field(None, json_schema_extra=read_only())
     display: Display | None = None
     auto_numa_status: AutoNumaStatus | None = None
     numa_supported: bool | None = None

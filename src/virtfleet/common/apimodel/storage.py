@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from virtfleet.common.apimodel.base import ApiObject, ApiStruct
-from virtfleet.common.apimodel.common import write_only
+from virtfleet.common.apimodel.common import read_only, write_only
 from virtfleet.common.apimodel.enums import (
     DiskBackup,
     DiskContentType,
@@ -67,7 +67,7 @@ class StorageDomain(ApiObject):
 
     type: StorageDomainType | None = None
     storage: HostStorage | None = None
-    status: StorageDomainStatus | None = None
+    status: StorageDomainStatus | None = Field(None, json_schema_extra=read_only())
     external_status: ExternalStatus | None = None
     master: bool | None = None
     available: int | None = None
@@ -95,12 +95,12 @@ class Disk(ApiObject):
     xml_tag: ClassVar[str] = "disk"
     xml_collection: ClassVar[str] = "disks"
 
-    status: DiskStatus | None = None
+    status: DiskStatus | None = Field(None, json_schema_extra=read_only())
     format: DiskFormat | None = None
     provisioned_size: int | None = None
     initial_size: int | None = None
-    actual_size: int | None = None
-    total_size: int | None = None
+    actual_size: int | None = Field(None, json_schema_extra=read_only())
+    total_size: int | None = Field(None, json_schema_extra=read_only())
     sparse: bool | None = None
     alias: str | None = None
     image_id: str | None = None

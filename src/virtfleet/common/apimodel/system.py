@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import Field
 
 from virtfleet.common.apimodel.base import ApiObject, ApiStruct
-from virtfleet.common.apimodel.common import Fault, PowerManagement, Ssh, write_only
+from virtfleet.common.apimodel.common import Fault, PowerManagement, Ssh, read_only, write_only
 from virtfleet.common.apimodel.enums import JobStatus, LogSeverity, StepEnum, StepStatus
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Job(ApiObject):
     xml_tag: ClassVar[str] = "job"
     xml_collection: ClassVar[str] = "jobs"
 
-    status: JobStatus | None = None
+    status: JobStatus | None = Field(None, json_schema_extra=read_only())
     start_time: datetime | None = None
     end_time: datetime | None = None
     last_updated: datetime | None = None
@@ -65,7 +65,7 @@ class Step(ApiObject):
     parent_step: Step | None = None
     type: StepEnum | None = None
     number: int | None = None
-    status: StepStatus | None = None
+    status: StepStatus | None = Field(None, json_schema_extra=read_only())
     start_time: datetime | None = None
     end_time: datetime | None = None
     external: bool | None = None

@@ -18,14 +18,14 @@ from virtfleet.engine.api.openapi import build_openapi
 from virtfleet.engine.api.root import root_route
 from virtfleet.engine.api.routing import API_PREFIX, ApiRouter
 from virtfleet.engine.api.stream import events_stream_route
-from virtfleet.engine.context import EngineContext
+from virtfleet.engine.assembly import Engine
 
 OPENAPI_PATH = f"{API_PREFIX}/openapi.json"
 Lifespan = Callable[[Starlette], AbstractAsyncContextManager[None]]
 
 
 def create_app(
-    ctx: EngineContext,
+    ctx: Engine,
     *,
     lifespan: Lifespan | None = None,
     extra_routes: list[BaseRoute] | None = None,
@@ -47,7 +47,7 @@ def create_app(
         Route("/ovirt-engine/services/health", health, methods=["GET"]),
         root_route(ctx.root, router),
         events_stream_route(ctx.eventlog, authenticator),
-        *console_routes(ctx, router),
+        *console_routes(ctx.auth, ctx.consoles),
         *router.routes(),
         *(extra_routes or []),
     ]

@@ -36,10 +36,8 @@ from virtfleet.common.errors import (
     NotFound,
     VirtfleetError,
 )
-from virtfleet.engine.api.routing import ApiRouter
-from virtfleet.engine.context import EngineContext
 from virtfleet.engine.services.auth import AuthService, Principal
-from virtfleet.engine.services.consoles import CONSOLES_KEY, Consoles, consoles_of
+from virtfleet.engine.services.consoles import Consoles
 
 log = logging.getLogger(__name__)
 
@@ -216,12 +214,9 @@ class ConsoleProxy:
             raise HostUnreachable(f"cannot reach the console at {uri}: {exc}") from exc
 
 
-def console_routes(ctx: EngineContext, router: ApiRouter) -> list[BaseRoute]:
-    """The console endpoints, when the engine has consoles (``console_services``)."""
-    if CONSOLES_KEY not in ctx.extras:
-        return []
-    consoles = consoles_of(ctx)
-    proxy = ConsoleProxy(ctx.auth, consoles)
+def console_routes(auth: AuthService, consoles: Consoles) -> list[BaseRoute]:
+    """The VNC and serial console WebSocket endpoints."""
+    proxy = ConsoleProxy(auth, consoles)
     return [
         WebSocketRoute(VNC_PATH, proxy.vnc),
         WebSocketRoute(SERIAL_PATH, proxy.serial),

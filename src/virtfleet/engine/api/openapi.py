@@ -75,6 +75,10 @@ class SchemaBuilder:
                 schema = self._field(shape)
                 if shape.write_only:
                     schema = {**schema, "writeOnly": True}
+                if shape.read_only:
+                    # a $ref takes no sibling keywords in OpenAPI 3.0
+                    target = {"allOf": [schema]} if "$ref" in schema else schema
+                    schema = {**target, "readOnly": True}
                 properties[wire_name] = schema
         if issubclass(cls, ApiObject):
             properties["link"] = _LINKS
@@ -186,7 +190,7 @@ def _operations(located: Located, builder: SchemaBuilder) -> dict[str, JsonSchem
     if entity_ops:
         paths[base + "/{id}"] = entity_ops
     action = builder.ref(Action)
-    for verb in resource.actions:
+    for verb in (action.name for action in resource.actions):
         paths[f"{base}/{{id}}/{verb}"] = {
             "post": {
                 "operationId": f"{verb}_{name}",

@@ -6,11 +6,18 @@ table; adding a resource means adding a row here and a service for it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.base import ApiObject
+from virtfleet.engine.services.base import Scope
+from virtfleet.engine.services.hosts import HostService
+from virtfleet.engine.services.storage_domains import AttachedStorageDomainService
+from virtfleet.engine.services.vm_devices import VmGraphicsConsoleService
+from virtfleet.engine.services.vms import VmService
 
 
 class Op(StrEnum):
@@ -26,13 +33,28 @@ CRUD = frozenset(Op)
 NO_UPDATE = frozenset({Op.LIST, Op.GET, Op.ADD, Op.REMOVE})
 
 
+ActionMethod = Callable[[Any, Scope, str, m.Action], m.Action]
+
+
+@dataclass(frozen=True)
+class ActionRoute:
+    """``POST .../{id}/<name>`` runs ``method`` (a method of the resource's service class)."""
+
+    name: str
+    method: ActionMethod
+
+    def serves(self, service: object) -> bool:
+        """Whether ``service``'s class has this very method (checked when routes are built)."""
+        return getattr(type(service), self.method.__name__, None) is self.method
+
+
 @dataclass(frozen=True)
 class Resource:
     segment: str
     model: type[ApiObject]
     service: str
     ops: frozenset[Op] = CRUD
-    actions: tuple[str, ...] = ()
+    actions: tuple[ActionRoute, ...] = ()
     children: tuple[Resource, ...] = ()
 
     @property
@@ -48,9 +70,24 @@ def _statistics(service: str) -> Resource:
     return Resource("statistics", m.Statistic, service, READ)
 
 
-VM_ACTIONS = ("start", "stop", "shutdown", "reboot", "suspend", "ticket")
-HOST_ACTIONS = ("activate", "deactivate", "install", "refresh")
-ATTACHED_DOMAIN_ACTIONS = ("activate", "deactivate")
+VM_ACTIONS = (
+    ActionRoute("start", VmService.start),
+    ActionRoute("stop", VmService.stop),
+    ActionRoute("shutdown", VmService.shutdown),
+    ActionRoute("reboot", VmService.reboot),
+    ActionRoute("suspend", VmService.suspend),
+    ActionRoute("ticket", VmService.ticket),
+)
+HOST_ACTIONS = (
+    ActionRoute("activate", HostService.activate),
+    ActionRoute("deactivate", HostService.deactivate),
+    ActionRoute("install", HostService.install),
+    ActionRoute("refresh", HostService.refresh),
+)
+ATTACHED_DOMAIN_ACTIONS = (
+    ActionRoute("activate", AttachedStorageDomainService.activate),
+    ActionRoute("deactivate", AttachedStorageDomainService.deactivate),
+)
 
 TABLE: tuple[Resource, ...] = (
     Resource(
@@ -106,7 +143,7 @@ TABLE: tuple[Resource, ...] = (
                 m.GraphicsConsole,
                 "vm_graphics_consoles",
                 READ | {Op.ADD},
-                actions=("ticket",),
+                actions=(ActionRoute("ticket", VmGraphicsConsoleService.ticket),),
             ),
             Resource("permissions", m.Permission, "vm_permissions", READ),
             Resource("tags", m.Tag, "vm_tags", NO_UPDATE),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -17,7 +16,7 @@ from virtfleet.common.errors import InvalidInput
 from virtfleet.engine.api.codec.shape import shape_of
 from virtfleet.engine.api.codec.view import Link, View
 from virtfleet.engine.api.negotiation import collection_response, object_response, read_body
-from virtfleet.engine.api.resources import TABLE, Op, Resource, top_level_paths
+from virtfleet.engine.api.resources import TABLE, ActionRoute, Op, Resource, top_level_paths
 from virtfleet.engine.services.base import ListQuery, Options, ResourceService, Scope
 
 API_PREFIX = "/ovirt-engine/api"
@@ -79,6 +78,14 @@ def list_query(request: Request) -> ListQuery:
     )
 
 
+@dataclass(frozen=True)
+class Followed:
+    """An object reached while following links, with the ids of its parents in the URL."""
+
+    parents: tuple[str, ...]
+    obj: ApiObject
+
+
 def _follow_paths(request: Request) -> list[list[str]]:
     raw = request.query_params.get("follow") or ""
     return [p.strip().split(".") for p in raw.split(",") if p.strip()]
@@ -117,7 +124,7 @@ class ApiRouter:
             if type(obj) is not resource.model:
                 return []
             href = own_href(obj)
-            return [(name, f"{href}/{name}") for name in resource.actions]
+            return [(action.name, f"{href}/{action.name}") for action in resource.actions]
 
         def href_of(obj: ApiObject) -> str | None:
             if type(obj) is resource.model:
@@ -128,43 +135,49 @@ class ApiRouter:
 
     # --- follow ----------------------------------------------------------------------------------
 
-    def _follow(
-        self, located: Located, parents: tuple[str, ...], obj: ApiObject, path: list[str]
-    ) -> None:
-        """Inline a linked collection or a referenced object (``follow=disk_attachments.disk``)."""
+    def _follow(self, located: Located, targets: Sequence[Followed], path: list[str]) -> None:
+        """Inline a linked collection or a referenced object (``follow=disk_attachments.disk``)
+        into every target at once: one call per level of the path, not one per object."""
+        if not targets:
+            return
         head, rest = path[0], path[1:]
-        shapes = shape_of(type(obj))
-        shape = shapes.get(head)
+        shape = shape_of(type(targets[0].obj)).get(head)
         if shape is None:
-            raise InvalidInput(f"Cannot follow '{head}' from a {type(obj).xml_tag}")
+            raise InvalidInput(f"Cannot follow '{head}' from a {type(targets[0].obj).xml_tag}")
         child = next((c for c in located.resource.children if c.collection_tag == head), None)
-        if child is not None and obj.id is not None:
-            scope = Scope((*parents, obj.id))
-            items = list(self.services[child.service].list(scope, ListQuery()))
-            setattr(obj, shape.name, items)
-            children = items
+        followed: list[Followed] = []
+        if child is not None:
             child_located = Located((*located.chain, child))
-            child_parents = (*parents, obj.id)
+            service = self.services[child.service]
+            by_parents: dict[tuple[str, ...], list[ApiObject]] = {}
+            for target in targets:
+                if target.obj.id is not None:
+                    by_parents.setdefault(target.parents, []).append(target.obj)
+            for parents, objects in by_parents.items():
+                found = service.list_children(parents, [o.id for o in objects if o.id])
+                for obj in objects:
+                    assert obj.id is not None
+                    items = list(found.get(obj.id, ()))
+                    setattr(obj, shape.name, items)
+                    followed += [Followed((*parents, obj.id), item) for item in items]
         else:
-            current = getattr(obj, shape.name)
-            target = self._lookup_top_level(current)
-            if target is None:
+            refs = [(t.obj, getattr(t.obj, shape.name)) for t in targets]
+            refs = [(obj, ref) for obj, ref in refs if isinstance(ref, ApiObject) and ref.id]
+            if not refs:
                 return
-            setattr(obj, shape.name, target)
-            children = [target]
-            top = next(r for r in TABLE if r.model is type(target))
-            child_located, child_parents = Located((top,)), ()
+            top = next((r for r in TABLE if r.model is type(refs[0][1])), None)
+            if top is None:
+                return
+            child_located = Located((top,))
+            wanted = sorted({ref.id for _, ref in refs if ref.id})
+            objects_by_id = self.services[top.service].get_many(wanted)
+            for obj, ref in refs:
+                referenced = objects_by_id.get(ref.id or "")
+                if referenced is not None:
+                    setattr(obj, shape.name, referenced)
+                    followed.append(Followed((), referenced))
         if rest:
-            for item in children:
-                self._follow(child_located, child_parents, item, rest)
-
-    def _lookup_top_level(self, ref: Any) -> ApiObject | None:
-        if not isinstance(ref, ApiObject) or ref.id is None:
-            return None
-        resource = next((r for r in TABLE if r.model is type(ref)), None)
-        if resource is None:
-            return None
-        return self.services[resource.service].get(Scope(), ref.id)
+            self._follow(child_located, followed, rest)
 
     def _apply_follow(
         self,
@@ -174,9 +187,8 @@ class ApiRouter:
         request: Request,
     ) -> frozenset[str]:
         paths = _follow_paths(request)
-        for obj in objects:
-            for path in paths:
-                self._follow(located, parents, obj, path)
+        for path in paths:
+            self._follow(located, [Followed(parents, obj) for obj in objects], path)
         expanded = set()
         for path in paths:
             for depth in range(1, len(path) + 1):
@@ -267,13 +279,15 @@ class ApiRouter:
 
         return handle
 
-    def action_handler(self, located: Located, name: str) -> Handler:
+    def action_handler(self, located: Located, route: ActionRoute) -> Handler:
+        service = self._service(located)
+
         async def handle(request: Request) -> Response:
             await self.authenticate(request)
             parents = self._parents(request, located)
             action = await read_body(request, Action, tag="action")
             result = await run_in_threadpool(
-                self._service(located).act, Scope(parents), request.path_params["id"], name, action
+                route.method, service, Scope(parents), request.path_params["id"], action
             )
             return object_response(request, result, self.view(located, parents, frozenset()))
 
@@ -289,8 +303,9 @@ class ApiRouter:
 
     def _routes_for(self, located: Located) -> list[Route]:
         resource = located.resource
-        if resource.service not in self.services:
-            return []  # not served by this engine (yet): no routes, so a plain 404
+        service = self.services.get(resource.service)
+        if service is None:
+            raise RuntimeError(f"no service '{resource.service}' for /{located.template()}")
         collection = located.template()
         entity = collection + "/{id}"
         ops = resource.ops
@@ -312,8 +327,13 @@ class ApiRouter:
         if entity_methods:
             routes.append(_route(entity, entity_methods))
         for action in resource.actions:
+            if not action.serves(service):
+                raise RuntimeError(
+                    f"{type(service).__name__} has no '{action.method.__name__}' for "
+                    f"{entity}/{action.name}"
+                )
             routes.append(
-                _route(f"{entity}/{action}", {"POST": self.action_handler(located, action)})
+                _route(f"{entity}/{action.name}", {"POST": self.action_handler(located, action)})
             )
         for child in resource.children:
             routes.extend(self._routes_for(Located((*located.chain, child))))
@@ -322,7 +342,8 @@ class ApiRouter:
 
 def _route(path: str, methods: dict[str, Handler]) -> Route:
     async def dispatch(request: Request) -> Response:
-        handler = methods.get(request.method)
+        # HEAD is GET without the body (the server sends the headers only)
+        handler = methods.get("GET" if request.method == "HEAD" else request.method)
         if handler is None:
             from starlette.exceptions import HTTPException
 

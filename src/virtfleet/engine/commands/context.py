@@ -10,6 +10,7 @@ from sqlalchemy import Connection
 
 from virtfleet.common.apimodel.enums import LogSeverity
 from virtfleet.common.clock import Clock
+from virtfleet.engine.commands.env import CommandEnv
 from virtfleet.engine.core.eventlog import EventLog
 from virtfleet.engine.core.transaction import run_in_transaction
 from virtfleet.engine.persistence.database import Database
@@ -29,11 +30,18 @@ class CommandContext:
     job_id: str
     params: Mapping[str, Any]
     data: dict[str, Any]
-    services: Any
     clock: Clock
     database: Database
     eventlog: EventLog
     correlation_id: str | None = None
+    bound_env: CommandEnv | None = None
+
+    @property
+    def env(self) -> CommandEnv:
+        """The engine around the command; only a runner without one (a unit test) lacks it."""
+        if self.bound_env is None:
+            raise RuntimeError("this command runner has no engine environment bound")
+        return self.bound_env
 
     async def db(self, fn: Callable[[Connection], R]) -> R:
         """Run ``fn(conn)`` in a worker thread inside one transaction."""

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from virtfleet.common.apimodel.enums import StepEnum
+from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.core.eventlog import EventCode
 
-if TYPE_CHECKING:
-    from virtfleet.engine.commands.context import CommandContext
-
-StepAction = Callable[["CommandContext"], Awaitable[None]]
+StepAction = Callable[[CommandContext], Awaitable[None]]
 Recovery = Literal["resume", "rollback"]
 
 

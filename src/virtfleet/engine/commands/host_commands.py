@@ -26,12 +26,9 @@ from virtfleet.common.protocol import (
 from virtfleet.engine.agentclient import AgentClient, enroll_agent
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step, StepAction
-from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.core.statuses import MONITORED_HOSTS
 from virtfleet.engine.core.transitions import change_status
-from virtfleet.engine.monitoring.connections import host_connections
-from virtfleet.engine.monitoring.hostmonitor import host_monitor
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 
@@ -88,7 +85,7 @@ def _failing_install(run: StepAction) -> StepAction:
                     status_detail=detail,
                 )
             )
-            await host_monitor(ctx.services).unwatch(host_id)
+            await ctx.env.monitor.unwatch(host_id)
             raise
 
     return guarded
@@ -179,7 +176,7 @@ def record_capabilities(
     if reason is None:
         return
     change_status(conn, host_id, None, HostStatus.NON_OPERATIONAL, status_detail=reason)
-    ctx.services.eventlog.record(
+    ctx.eventlog.record(
         conn,
         code=EventCode.HOST_CPU_BELOW_CLUSTER,
         severity=LogSeverity.WARNING,
@@ -199,7 +196,7 @@ async def _host(ctx: CommandContext) -> m.Host:
 async def _enroll(ctx: CommandContext) -> None:
     host = await _host(ctx)
     address, port = host.address or "", host.port or 0
-    ca = await asyncio.to_thread(host_connections(ctx.services).ca)
+    ca = await asyncio.to_thread(ctx.env.connections.ca)
     try:
         await enroll_agent(address, port, str(ctx.params["secret"]), ca)
     except HostUnreachable as exc:
@@ -209,7 +206,7 @@ async def _enroll(ctx: CommandContext) -> None:
 async def _read_capabilities(ctx: CommandContext) -> None:
     host = await _host(ctx)
     address, port = host.address or "", host.port or 0
-    ssl_context = await asyncio.to_thread(host_connections(ctx.services).ssl_context)
+    ssl_context = await asyncio.to_thread(ctx.env.connections.ssl_context)
     try:
         async with AgentClient(address, port, ssl_context) as client:
             caps = await client.call(HOST_GET_CAPABILITIES, Empty())
@@ -226,9 +223,9 @@ async def _start_monitoring(ctx: CommandContext) -> None:
     host_id = str(ctx.params["host_id"])
     if (await _host(ctx)).status == HostStatus.NON_OPERATIONAL:
         return  # its capabilities ruled it out; the reason is in its status detail
-    monitor = host_monitor(ctx.services)
+    monitor = ctx.env.monitor
     await monitor.refresh(host_id)
-    config = ctx.services.config
+    config = ctx.env.config
     timeout = max(config.host_grace_s, _FIRST_ANSWER_MIN_S)
     if not await monitor.wait_up(host_id, timeout):
         host = await _host(ctx)
@@ -237,7 +234,7 @@ async def _start_monitoring(ctx: CommandContext) -> None:
 
 async def _refresh_capabilities(ctx: CommandContext) -> None:
     host_id = str(ctx.params["host_id"])
-    caps = await host_connections(ctx.services).call(host_id, HOST_GET_CAPABILITIES, Empty())
+    caps = await ctx.env.connections.call(host_id, HOST_GET_CAPABILITIES, Empty())
     await ctx.db(lambda conn: record_capabilities(ctx, conn, caps, MONITORED_HOSTS, None))
 
 
@@ -285,11 +282,13 @@ def _refresh_definition() -> CommandDefinition:
     )
 
 
-def register_host_commands(runner: CommandRunner) -> None:
-    runner.register(_install_definition(ADD_HOST, "Adding"))
-    runner.register(_install_definition(INSTALL_HOST, "Installing"))
-    runner.register(_activate_definition())
-    runner.register(_refresh_definition())
+def host_command_definitions() -> tuple[CommandDefinition, ...]:
+    return (
+        _install_definition(ADD_HOST, "Adding"),
+        _install_definition(INSTALL_HOST, "Installing"),
+        _activate_definition(),
+        _refresh_definition(),
+    )
 
 
 __all__ = [
@@ -299,6 +298,6 @@ __all__ = [
     "INSTALL_HOST",
     "REFRESH_HOST",
     "apply_capabilities",
+    "host_command_definitions",
     "host_fields",
-    "register_host_commands",
 ]

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from types import MappingProxyType
@@ -30,6 +30,7 @@ from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands import store
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
+from virtfleet.engine.commands.env import CommandEnv
 from virtfleet.engine.commands.revert import Reverter, describe_error
 from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.transaction import run_in_transaction
@@ -51,13 +52,19 @@ class CommandRunner:
     """Owns the execution of every command on one event loop."""
 
     def __init__(
-        self, database: Database, clock: Clock, eventlog: EventLog, services: Any = None
+        self,
+        database: Database,
+        clock: Clock,
+        eventlog: EventLog,
+        definitions: Iterable[CommandDefinition] = (),
     ) -> None:
         self.database = database
         self.clock = clock
         self.eventlog = eventlog
-        self.services = services
+        self.env: CommandEnv | None = None
         self._definitions: dict[str, CommandDefinition] = {}
+        for definition in definitions:
+            self.register(definition)
         self._state_lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -405,7 +412,7 @@ class CommandRunner:
             job_id=record.job_id,
             params=MappingProxyType(record.params),
             data=record.data,
-            services=self.services,
+            bound_env=self.env,
             clock=self.clock,
             database=self.database,
             eventlog=self.eventlog,

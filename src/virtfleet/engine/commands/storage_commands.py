@@ -17,25 +17,27 @@ from sqlalchemy import Connection, delete, func, select
 from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
 from virtfleet.common.apimodel.enums import (
-    DataCenterStatus,
     DiskStatus,
     StorageDomainStatus,
-    StorageDomainType,
 )
 from virtfleet.common.errors import Conflict, NotFound
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step, StepAction
-from virtfleet.engine.commands.runner import CommandRunner
-from virtfleet.engine.core.derived import volume_format
-from virtfleet.engine.core.eventlog import EventCode
-from virtfleet.engine.persistence import repositories as repos
-from virtfleet.engine.persistence import tables
-from virtfleet.engine.services.storage_hosts import (
-    agent_caller,
+from virtfleet.engine.commands.storage_hosts import (
     call_on_any,
     storage_host_candidates,
     up_hosts,
 )
+from virtfleet.engine.core.derived import volume_format
+from virtfleet.engine.core.domainstate import (
+    data_center_of,
+    refresh_data_center_status,
+    set_domain_status,
+    space_fields,
+)
+from virtfleet.engine.core.eventlog import EventCode
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence import tables
 
 ADD_DOMAIN = "storage_domain.add"
 ATTACH_DOMAIN = "storage_domain.attach"
@@ -45,62 +47,6 @@ ADD_DISK = "disk.add"
 REMOVE_DISK = "disk.remove"
 
 _D = tables.storage_domains
-
-# --- row changes shared with the services --------------------------------------------------------
-
-
-def refresh_data_center_status(conn: Connection, data_center_id: str | None) -> None:
-    """A data center is up with an active data domain, in maintenance with only inactive ones,
-    uninitialized with none (oVirt's storage pool states)."""
-    if data_center_id is None:
-        return
-    center = repos.data_centers.find(conn, data_center_id)
-    if center is None:
-        return
-    attached = repos.storage_domains.query(conn, _D.c.data_center_id == data_center_id)
-    data = [d for d in attached if d.type in (StorageDomainType.DATA, None)]
-    if any(d.status == StorageDomainStatus.ACTIVE for d in data):
-        status = DataCenterStatus.UP
-    elif data:
-        status = DataCenterStatus.MAINTENANCE
-    else:
-        status = DataCenterStatus.UNINITIALIZED
-    if center.status != status:
-        repos.data_centers.save(conn, center.model_copy(update={"status": status}))
-
-
-def set_domain_status(
-    conn: Connection,
-    domain_id: str,
-    status: StorageDomainStatus,
-    *,
-    only_from: tuple[StorageDomainStatus, ...] = (),
-    info: p.DomainInfo | None = None,
-    **changes: Any,
-) -> m.StorageDomain | None:
-    """Move a domain to ``status`` (if it is in one of ``only_from``, when given) and refresh
-    its data center; None when the domain is gone or was elsewhere."""
-    domain = repos.storage_domains.find(conn, domain_id)
-    if domain is None or (only_from and domain.status not in only_from):
-        return None
-    update: dict[str, Any] = {"status": status, **changes}
-    if info is not None:
-        update |= space_fields(info)
-    version = repos.storage_domains.version_of(conn, domain_id)
-    updated = domain.model_copy(update=update)
-    repos.storage_domains.save(conn, updated, expected_version=version)
-    refresh_data_center_status(conn, data_center_of(domain))
-    return updated
-
-
-def space_fields(info: p.DomainInfo) -> dict[str, int]:
-    return {"available": info.free_bytes, "used": max(info.total_bytes - info.free_bytes, 0)}
-
-
-def data_center_of(domain: m.StorageDomain) -> str | None:
-    if domain.data_center is not None:
-        return domain.data_center.id
-    return None
 
 
 def committed_bytes(conn: Connection, domain_id: str) -> int:
@@ -200,9 +146,7 @@ async def _create_domain(ctx: CommandContext) -> None:
             else "posixfs"
         ),
     )
-    host_id, info = await call_on_any(
-        agent_caller(ctx.services), hosts, p.STORAGE_CREATE_DOMAIN, request
-    )
+    host_id, info = await call_on_any(ctx.env.connections, hosts, p.STORAGE_CREATE_DOMAIN, request)
     ctx.data.update(host_id=host_id, info=info.model_dump())
 
 
@@ -250,7 +194,7 @@ async def _connect_domain(ctx: CommandContext) -> None:
     if not hosts:
         raise Conflict(f"No host is up in the data center to connect storage domain {domain.name}")
     ref = domain_ref(domain)
-    caller = agent_caller(ctx.services)
+    caller = ctx.env.connections
     results = await asyncio.gather(
         *(caller.call(host_id, p.STORAGE_CONNECT_DOMAIN, ref) for host_id, _ in hosts),
         return_exceptions=True,
@@ -306,7 +250,7 @@ async def _remove_domain_files(ctx: CommandContext) -> None:
         lambda conn: storage_host_candidates(conn, None, str(host) if host else None)
     )
     with contextlib.suppress(NotFound):  # already gone: a resumed step, or removed by hand
-        await call_on_any(agent_caller(ctx.services), hosts, p.STORAGE_REMOVE_DOMAIN, ref)
+        await call_on_any(ctx.env.connections, hosts, p.STORAGE_REMOVE_DOMAIN, ref)
 
 
 async def _forget_domain(ctx: CommandContext) -> None:
@@ -410,7 +354,7 @@ async def _create_volume(ctx: CommandContext) -> None:
         format=volume_format(disk.format),
         sparse=disk.sparse if disk.sparse is not None else True,
     )
-    caller = agent_caller(ctx.services)
+    caller = ctx.env.connections
     host_id, volume = await call_on_any(caller, hosts, p.VOLUME_CREATE, request)
     space = await caller.call(host_id, p.STORAGE_GET_DOMAIN_INFO, domain_ref(domain))
     ctx.data.update(volume=volume.model_dump(), space=space.model_dump())
@@ -466,9 +410,7 @@ async def _remove_volume(ctx: CommandContext) -> None:
         return
     disk, domain, hosts = planned
     with contextlib.suppress(NotFound):  # never created (illegal disk), or an interrupted run
-        await call_on_any(
-            agent_caller(ctx.services), hosts, p.VOLUME_REMOVE, volume_ref(domain, disk)
-        )
+        await call_on_any(ctx.env.connections, hosts, p.VOLUME_REMOVE, volume_ref(domain, disk))
 
 
 async def _forget_disk(ctx: CommandContext) -> None:
@@ -504,7 +446,5 @@ DISK_COMMANDS = (
 )
 
 
-def register_storage_commands(runner: CommandRunner) -> None:
-    """Register every storage command on the engine's command runner."""
-    for definition in (*DOMAIN_COMMANDS, *DISK_COMMANDS):
-        runner.register(definition)
+def storage_command_definitions() -> tuple[CommandDefinition, ...]:
+    return (*DOMAIN_COMMANDS, *DISK_COMMANDS)

@@ -23,28 +23,21 @@ from virtfleet.common.apimodel.enums import HostStatus, VmStatus
 from virtfleet.common.errors import AgentError, Conflict, NotFound
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
-from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.commands.vmspec import build_spec
 from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.core.identity import ADMIN_USER
 from virtfleet.engine.core.transitions import host_name, host_of, move_vm
-from virtfleet.engine.monitoring.connections import host_connections
-from virtfleet.engine.monitoring.hostmonitor import HOST_MONITOR_KEY
+from virtfleet.engine.monitoring.hostmonitor import HostMonitor
 from virtfleet.engine.monitoring.hoststate import free_memory_of
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.scheduler.filters import HostCandidate
 from virtfleet.engine.scheduler.placement import FreeMemoryLookup, place_vm
-from virtfleet.engine.services.base import Options, Scope
 
 log = logging.getLogger(__name__)
 
 _DISK_WAIT_S = 600.0
 _DISK_POLL_S = 0.2
-
-
-def _engine(ctx: CommandContext) -> Any:
-    return ctx.services
 
 
 def _vm_id(ctx: CommandContext) -> str:
@@ -65,7 +58,9 @@ def _name(data: Mapping[str, Any]) -> str:
 # --- start ---------------------------------------------------------------------------------------
 
 
-def _schedule_vm(conn: Connection, vm_id: str, services: Any = None) -> dict[str, Any]:
+def _schedule_vm(
+    conn: Connection, vm_id: str, monitor: HostMonitor | None = None
+) -> dict[str, Any]:
     """Choose the host and swap the VM from down (or suspended) to launching on it."""
     vm = repos.vms.get(conn, vm_id)
     version = repos.vms.version_of(conn, vm_id)
@@ -82,7 +77,7 @@ def _schedule_vm(conn: Connection, vm_id: str, services: Any = None) -> dict[str
             )
         launching = VmStatus.RESTORING_STATE
     elif vm.status == VmStatus.DOWN:
-        host_id = best_host(conn, vm, services).id
+        host_id = best_host(conn, vm, monitor).id
         launching = VmStatus.WAIT_FOR_LAUNCH
     else:
         raise Conflict(f"Cannot run VM. VM {vm.name} is {vm.status or 'unknown'}.")
@@ -97,21 +92,20 @@ def _schedule_vm(conn: Connection, vm_id: str, services: Any = None) -> dict[str
 
 async def _schedule(ctx: CommandContext) -> None:
     vm_id = _vm_id(ctx)
-    ctx.data.update(await ctx.db(lambda conn: _schedule_vm(conn, vm_id, ctx.services)))
+    ctx.data.update(await ctx.db(lambda conn: _schedule_vm(conn, vm_id, ctx.env.monitor)))
 
 
-def best_host(conn: Connection, vm: m.Vm, services: Any) -> HostCandidate:
+def best_host(conn: Connection, vm: m.Vm, monitor: HostMonitor | None) -> HostCandidate:
     """The host of the VM's cluster that placement chooses now; Conflict naming why when none
     can take it. The start command decides with it, and the API checks with it before it
     accepts a start (as oVirt validates a run first)."""
     assert vm.cluster is not None and vm.cluster.id is not None
     cluster = repos.clusters.get(conn, vm.cluster.id)
-    return place_vm(conn, vm, cluster, _free_memory_lookup(conn, services))
+    return place_vm(conn, vm, cluster, _free_memory_lookup(conn, monitor))
 
 
-def _free_memory_lookup(conn: Connection, services: Any) -> FreeMemoryLookup:
+def _free_memory_lookup(conn: Connection, monitor: HostMonitor | None) -> FreeMemoryLookup:
     """Free memory from the host monitor's latest reports when it runs, else the database."""
-    monitor = None if services is None else services.extras.get(HOST_MONITOR_KEY)
     if monitor is None:
         return partial(free_memory_of, conn)
     return partial(monitor.free_memory, conn)
@@ -136,10 +130,10 @@ async def _launch(ctx: CommandContext) -> None:
     vm_id, host_id = _vm_id(ctx), str(ctx.data["host_id"])
     spec = await ctx.db(lambda conn: build_spec(conn, vm_id))
     try:
-        await host_connections(_engine(ctx)).call(host_id, p.VM_CREATE, spec)
+        await ctx.env.connections.call(host_id, p.VM_CREATE, spec)
     except Conflict:
         # a re-run after a restart: the VM already runs there, as this step wanted
-        listed = await host_connections(_engine(ctx)).call(host_id, p.VM_LIST, p.Empty())
+        listed = await ctx.env.connections.call(host_id, p.VM_LIST, p.Empty())
         if not any(s.vm_id == vm_id and s.state == p.VmRunState.RUNNING for s in listed.vms):
             raise
     now = ctx.clock.now()
@@ -155,7 +149,7 @@ async def _launch(ctx: CommandContext) -> None:
 async def _unlaunch(ctx: CommandContext) -> None:
     vm_id, host_id = _vm_id(ctx), str(ctx.data["host_id"])
     with contextlib.suppress(NotFound):
-        await host_connections(_engine(ctx)).call(host_id, p.VM_DESTROY, p.VmRef(vm_id=vm_id))
+        await ctx.env.connections.call(host_id, p.VM_DESTROY, p.VmRef(vm_id=vm_id))
 
 
 def _describe_started(params: Mapping[str, Any], data: Mapping[str, Any]) -> str:
@@ -186,7 +180,7 @@ async def _power_off(ctx: CommandContext) -> None:
         return
     if host_id is not None:
         with contextlib.suppress(NotFound):  # already gone from the host
-            await host_connections(_engine(ctx)).call(host_id, p.VM_DESTROY, p.VmRef(vm_id=vm_id))
+            await ctx.env.connections.call(host_id, p.VM_DESTROY, p.VmRef(vm_id=vm_id))
     now = ctx.clock.now()
 
     def down(current: m.Vm) -> Mapping[str, Any] | None:
@@ -235,7 +229,7 @@ def _guest_operation(
 
         await ctx.db(lambda conn: move_vm(conn, vm_id, enter))
         try:
-            state = await call(host_connections(_engine(ctx)), host_id, vm_id)
+            state = await call(ctx.env.connections, host_id, vm_id)
         except BaseException:
 
             def restore(current: m.Vm) -> Mapping[str, Any] | None:
@@ -305,26 +299,25 @@ def _attached_aliases(conn: Connection, vm_id: str) -> set[str]:
 
 async def _create_disks(ctx: CommandContext) -> None:
     vm_id = _vm_id(ctx)
-    service = _engine(ctx).services["vm_disk_attachments"]
+    disks = ctx.env.inline_disks
     done = await ctx.db(lambda conn: _attached_aliases(conn, vm_id))
     for raw in ctx.params["attachments"]:
         attachment = m.DiskAttachment.model_validate(raw)
         alias = attachment.disk.alias or attachment.disk.name if attachment.disk else None
         if alias and alias in done:
             continue
-        await asyncio.to_thread(service.add, Scope((vm_id,)), attachment, Options())
+        await asyncio.to_thread(disks.attach, vm_id, attachment)
 
 
 async def _remove_disks(ctx: CommandContext) -> None:
     vm_id = _vm_id(ctx)
-    service = _engine(ctx).services["vm_disk_attachments"]
+    disks = ctx.env.inline_disks
     attached = await ctx.db(
         lambda conn: repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id)
     )
     for attachment in attached:
-        await asyncio.to_thread(
-            service.remove, Scope((vm_id,)), attachment.id, Options({"detach_only": "false"})
-        )
+        assert attachment.id is not None
+        await asyncio.to_thread(disks.remove, vm_id, attachment.id)
 
     def unlock(vm: m.Vm) -> Mapping[str, Any] | None:
         return {"status": VmStatus.DOWN} if vm.status == VmStatus.IMAGE_LOCKED else None
@@ -460,8 +453,3 @@ def vm_command_definitions() -> list[CommandDefinition]:
             refs=_refs,
         ),
     ]
-
-
-def register_vm_commands(runner: CommandRunner) -> None:
-    for definition in vm_command_definitions():
-        runner.register(definition)

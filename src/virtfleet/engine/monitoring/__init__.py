@@ -1,15 +1,7 @@
 """Host monitoring: one connection per active host, heartbeats, stats and VM state forwarding."""
 
-from virtfleet.engine.monitoring.connections import HostConnections, host_connections
-from virtfleet.engine.monitoring.hostmonitor import HostLiveness, HostMonitor, host_monitor
-from virtfleet.engine.monitoring.vmsink import VmStateSink, vm_state_sink
+from virtfleet.engine.monitoring.connections import HostConnections
+from virtfleet.engine.monitoring.hostmonitor import HostLiveness, HostMonitor
+from virtfleet.engine.monitoring.vmsink import VmStateSink
 
-__all__ = [
-    "HostConnections",
-    "HostLiveness",
-    "HostMonitor",
-    "VmStateSink",
-    "host_connections",
-    "host_monitor",
-    "vm_state_sink",
-]
+__all__ = ["HostConnections", "HostLiveness", "HostMonitor", "VmStateSink"]

@@ -29,7 +29,6 @@ log = logging.getLogger(__name__)
 R = TypeVar("R")
 Work = Callable[[Connection], Any]
 
-BATCH_WRITER_KEY = "monitoring_batch_writer"
 MAX_BATCH = 500
 
 
@@ -149,13 +148,3 @@ def _run_unit(work: Work, conn: Connection) -> _Outcome:
     except Exception as exc:
         log.exception("monitoring write failed")
         return _Outcome(error=exc)
-
-
-def batch_writer(ctx: Any) -> BatchWriter:
-    """The engine's monitoring writer, created and started with the engine on first use."""
-    writer: BatchWriter | None = ctx.extras.get(BATCH_WRITER_KEY)
-    if writer is None:
-        writer = BatchWriter(ctx.database)
-        ctx.extras[BATCH_WRITER_KEY] = writer
-        ctx.background.insert(0, writer)
-    return writer

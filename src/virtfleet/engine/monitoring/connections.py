@@ -7,7 +7,6 @@ import ssl
 import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
 from virtfleet.common.errors import HostUnreachable
 from virtfleet.common.pki import CertificateAuthority
@@ -16,7 +15,6 @@ from virtfleet.engine.agentclient import AgentClient, engine_client_context
 
 log = logging.getLogger(__name__)
 
-HOST_CONNECTIONS_KEY = "host_connections"
 
 HostNotification = Callable[[str, str, Wire], Awaitable[None]]
 
@@ -98,9 +96,3 @@ class HostConnections:
         self, host_id: str, method: Method[P, R], params: P, timeout: float | None = None
     ) -> R:
         return await self.client(host_id).call(method, params, timeout=timeout)
-
-
-def host_connections(ctx: Any) -> HostConnections:
-    """The engine's host connections (registered by ``host_services``)."""
-    connections: HostConnections = ctx.extras[HOST_CONNECTIONS_KEY]
-    return connections

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Connection
 
@@ -28,24 +28,22 @@ from virtfleet.common.protocol import (
     VmState,
     Wire,
 )
-from virtfleet.engine.core.eventlog import EventCode
+from virtfleet.engine.config import EngineConfig
+from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.statuses import MONITORED_HOSTS
 from virtfleet.engine.core.transaction import run_in_transaction
 from virtfleet.engine.core.transitions import change_status
-from virtfleet.engine.monitoring.batchwriter import batch_writer
+from virtfleet.engine.monitoring.batchwriter import BatchWriter
 from virtfleet.engine.monitoring.connections import HostConnections
 from virtfleet.engine.monitoring.hoststate import free_memory_of, save_stats
-from virtfleet.engine.monitoring.vmsink import vm_state_sink
+from virtfleet.engine.monitoring.vmsink import VmStateSink
 from virtfleet.engine.persistence import repositories as repos
-
-if TYPE_CHECKING:
-    from virtfleet.engine.context import EngineContext
+from virtfleet.engine.persistence.database import Database
 
 log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 
-HOST_MONITOR_KEY = "host_monitor"
 
 # Statuses a host leaves for ``up`` once its agent answers.
 _COMES_UP_FROM = frozenset(MONITORED_HOSTS - {HostStatus.UP})
@@ -105,14 +103,26 @@ class StatsSample:
 class HostMonitor:
     """One watcher task per monitored host plus a sweeper that applies the grace period."""
 
-    def __init__(self, ctx: EngineContext, connections: HostConnections) -> None:
-        self._ctx = ctx
+    def __init__(
+        self,
+        config: EngineConfig,
+        database: Database,
+        clock: Clock,
+        eventlog: EventLog,
+        *,
+        connections: HostConnections,
+        writer: BatchWriter,
+        sink: VmStateSink,
+    ) -> None:
+        self._database = database
+        self._eventlog = eventlog
         self._connections = connections
-        self._writer = batch_writer(ctx)
-        self._clock = ctx.clock
-        self._interval = ctx.config.host_heartbeat_interval_s
-        self._grace = ctx.config.host_grace_s
-        self._stats_interval = ctx.config.host_stats_interval_s
+        self._writer = writer
+        self._sink = sink
+        self._clock = clock
+        self._interval = config.host_heartbeat_interval_s
+        self._grace = config.host_grace_s
+        self._stats_interval = config.host_stats_interval_s
         self._watches: dict[str, _Watch] = {}
         self._stats: dict[str, StatsSample] = {}
         self._stats_saved: dict[str, float] = {}
@@ -266,9 +276,7 @@ class HostMonitor:
         await self._first_stats(host_id)
         await self._answered(watch)
         vms = await self._connections.call(host_id, VM_LIST, Empty())
-        sink = vm_state_sink(self._ctx)
-        if sink is not None:
-            await sink.on_vm_list(host_id, list(vms.vms))
+        await self._sink.on_vm_list(host_id, list(vms.vms))
         ping_timeout = max(min(HOST_PING.timeout_s, self._grace), self._interval)
         while self._loop is not None:
             await self._connections.call(host_id, HOST_PING, Empty(), timeout=ping_timeout)
@@ -308,7 +316,7 @@ class HostMonitor:
             text = f"Host {name} is responding again."
         else:
             text = f"Host {name} is up."
-        self._ctx.eventlog.record(
+        self._eventlog.record(
             conn,
             code=EventCode.HOST_UP,
             severity=LogSeverity.NORMAL,
@@ -322,7 +330,7 @@ class HostMonitor:
             change = change_status(conn, host_id, _GOES_SILENT_FROM, HostStatus.NON_RESPONSIVE)
             if change is None:
                 return False
-            self._ctx.eventlog.record(
+            self._eventlog.record(
                 conn,
                 code=EventCode.HOST_NON_RESPONSIVE,
                 severity=LogSeverity.WARNING,
@@ -333,9 +341,7 @@ class HostMonitor:
 
         if await self._db(mark):
             log.warning("host non responsive host=%s", host_id)
-            sink = vm_state_sink(self._ctx)
-            if sink is not None:
-                await sink.on_host_lost(host_id)
+            await self._sink.on_host_lost(host_id)
 
     # --- notifications ---------------------------------------------------------------------------
 
@@ -343,13 +349,11 @@ class HostMonitor:
         watch = self._watches.get(host_id)
         if watch is not None:
             watch.liveness.heard()
-        sink = vm_state_sink(self._ctx)
         if name == HOST_STATS_REPORT.name and isinstance(params, StatsReport):
             await self._store_stats(host_id, params.host)
-            if sink is not None:
-                await sink.on_vm_stats(host_id, list(params.vms))
-        elif name == VM_STATE_CHANGED.name and isinstance(params, VmState) and sink is not None:
-            await sink.on_vm_state(host_id, params)
+            await self._sink.on_vm_stats(host_id, list(params.vms))
+        elif name == VM_STATE_CHANGED.name and isinstance(params, VmState):
+            await self._sink.on_vm_state(host_id, params)
 
     async def _store_stats(self, host_id: str, stats: HostStats) -> None:
         now = self._clock.now()
@@ -365,10 +369,4 @@ class HostMonitor:
             log.warning("cannot save host stats host=%s error=%s", host_id, exc.detail)
 
     async def _db(self, fn: Callable[[Connection], R]) -> R:
-        return await run_in_transaction(self._ctx.database, fn)
-
-
-def host_monitor(ctx: Any) -> HostMonitor:
-    """The engine's host monitor (registered by ``host_services``)."""
-    monitor: HostMonitor = ctx.extras[HOST_MONITOR_KEY]
-    return monitor
+        return await run_in_transaction(self._database, fn)

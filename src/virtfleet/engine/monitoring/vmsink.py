@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
 from virtfleet.common.protocol import VmState, VmStats
-
-VM_STATE_SINK_KEY = "vm_state_sink"
 
 
 class VmStateSink(Protocol):
@@ -19,9 +17,3 @@ class VmStateSink(Protocol):
     async def on_vm_list(self, host_id: str, states: list[VmState]) -> None: ...
 
     async def on_host_lost(self, host_id: str) -> None: ...
-
-
-def vm_state_sink(ctx: Any) -> VmStateSink | None:
-    """The registered sink, looked up at call time so it may be registered after monitoring."""
-    sink: VmStateSink | None = ctx.extras.get(VM_STATE_SINK_KEY)
-    return sink

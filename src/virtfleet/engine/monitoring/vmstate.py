@@ -312,12 +312,3 @@ class VmStateTracker:
 
     async def _db(self, fn: Callable[[Connection], R]) -> R:
         return await self.writer.run(fn)
-
-
-VM_STATE_TRACKER_KEY = "vm_state_sink"
-
-
-def vm_state_tracker(ctx: Any) -> VmStateTracker:
-    """The engine's VM state tracker (registered by ``vm_services``)."""
-    tracker: VmStateTracker = ctx.extras[VM_STATE_TRACKER_KEY]
-    return tracker

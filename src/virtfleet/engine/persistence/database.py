@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.pool import NullPool
 
+from virtfleet.engine.persistence.documents import SEEN_VERSIONS
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -29,8 +31,6 @@ class Database:
     """One SQLAlchemy engine plus the transaction helper every repository call runs in."""
 
     def __init__(self, url: str) -> None:
-        from virtfleet.engine.persistence.documents import SEEN_VERSIONS
-
         self.url = url
         self.is_sqlite = url.startswith("sqlite")
         if self.is_sqlite:

@@ -146,6 +146,20 @@ class DocumentRepository(Generic[T]):
             seen[(self.table.name, row.id)] = int(row.version)
         return [self.to_model(row) for row in rows]
 
+    def query_by(self, conn: Connection, column: str, values: Sequence[str]) -> list[tuple[str, T]]:
+        """The rows whose ``column`` is one of ``values``, each with that column's value."""
+        columns = self.table.c
+        statement = (
+            select(columns.doc, columns.id, columns.version, columns[column].label("key"))
+            .where(columns[column].in_(list(values)))
+            .order_by(columns.name, columns.id)
+        )
+        rows = conn.execute(statement).all()
+        seen = _seen(conn)
+        for row in rows:
+            seen[(self.table.name, row.id)] = int(row.version)
+        return [(str(row.key), self.to_model(row)) for row in rows]
+
     def count(self, conn: Connection, where: ColumnElement[bool] | None = None) -> int:
         statement = select(func.count()).select_from(self.table)
         if where is not None:

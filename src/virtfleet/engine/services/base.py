@@ -7,9 +7,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Connection
+from sqlalchemy import ColumnElement, Connection, and_
 
-from virtfleet.common.apimodel import Action
 from virtfleet.common.apimodel.base import ApiObject
 from virtfleet.common.errors import InvalidInput, NotFound
 from virtfleet.engine.persistence.database import Database
@@ -96,11 +95,19 @@ class ResourceService:
     def update(self, scope: Scope, object_id: str, changes: Any) -> ApiObject:
         raise InvalidInput("This object cannot be updated")
 
+    def list_children(
+        self, parents: tuple[str, ...], ids: Sequence[str]
+    ) -> Mapping[str, Sequence[ApiObject]]:
+        """This sub-collection for each of several parents (``follow=``); one list per parent
+        unless a service can do better."""
+        return {parent: self.list(Scope((*parents, parent)), ListQuery()) for parent in ids}
+
+    def get_many(self, ids: Sequence[str]) -> Mapping[str, ApiObject]:
+        """Several top-level objects by id (references followed with ``follow=``)."""
+        return {object_id: self.get(Scope(), object_id) for object_id in ids}
+
     def remove(self, scope: Scope, object_id: str, options: Options) -> None:
         raise InvalidInput("This object cannot be removed")
-
-    def act(self, scope: Scope, object_id: str, name: str, action: Action) -> Action:
-        raise NotFound(f"Unknown action '{name}'")
 
 
 def page_bounds(max_items: int | None, page: int | None) -> tuple[int | None, int]:
@@ -181,11 +188,7 @@ class DocumentService(ResourceService, Generic[T]):
             )
         order = [] if parsed.sort is None else [compile_sort(parsed.sort, self.sortable())]
         limit, offset = page_bounds(query.max, parsed.page)
-        where = None
-        if conditions:
-            from sqlalchemy import and_
-
-            where = and_(*conditions)
+        where = and_(*conditions) if conditions else None
         with self.db.read() as conn:
             items = self.repo.query(conn, where, order_by=order, limit=limit, offset=offset)
             return [self.decorate(conn, item) for item in items]
@@ -193,6 +196,24 @@ class DocumentService(ResourceService, Generic[T]):
     def get(self, scope: Scope, object_id: str) -> T:
         with self.db.read() as conn:
             return self.decorate(conn, self.get_in_scope(conn, scope, object_id))
+
+    def list_children(
+        self, parents: tuple[str, ...], ids: Sequence[str]
+    ) -> Mapping[str, Sequence[ApiObject]]:
+        """One query for every parent when the sub-collection is the rows of a parent column."""
+        plain = type(self).scope_filter is DocumentService.scope_filter
+        if self.parent_column is None or not plain:
+            return super().list_children(parents, ids)
+        found: dict[str, list[ApiObject]] = {parent: [] for parent in ids}
+        with self.db.read() as conn:
+            for parent, item in self.repo.query_by(conn, self.parent_column, ids):
+                found[parent].append(self.decorate(conn, item))
+        return found
+
+    def get_many(self, ids: Sequence[str]) -> Mapping[str, ApiObject]:
+        with self.db.read() as conn:
+            items = self.repo.query(conn, self.repo.table.c.id.in_(list(ids)))
+            return {str(item.id): self.decorate(conn, item) for item in items}
 
     def get_in_scope(self, conn: Connection, scope: Scope, object_id: str) -> T:
         obj = self.repo.get(conn, object_id)

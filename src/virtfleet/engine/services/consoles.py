@@ -16,25 +16,21 @@ import string
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
 from virtfleet.common.apimodel.enums import GraphicsType
+from virtfleet.common.clock import Clock
 from virtfleet.common.errors import Conflict, HostUnreachable, InvalidInput, NotFound
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
-from virtfleet.engine.monitoring.connections import host_connections
+from virtfleet.engine.monitoring.connections import HostConnections
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence.database import Database
-from virtfleet.engine.services.base import ResourceService
-from virtfleet.engine.services.vm_devices import VmGraphicsConsoleService, display_protocol
-
-if TYPE_CHECKING:
-    from virtfleet.engine.context import EngineContext
+from virtfleet.engine.services.vm_devices import display_protocol
 
 log = logging.getLogger(__name__)
 
-CONSOLES_KEY = "consoles"
 DEFAULT_EXPIRY_S = 120
 MAX_EXPIRY_S = 7 * 24 * 3600
 TICKET_LENGTH = 12
@@ -95,13 +91,13 @@ def generate_ticket(protocol: GraphicsType = GraphicsType.SPICE) -> str:
 class Consoles:
     """Display tickets (sync, for services) and console endpoints (async, for the proxies)."""
 
-    def __init__(self, ctx: EngineContext, loop: EngineLoop) -> None:
-        self.ctx = ctx
+    def __init__(
+        self, database: Database, clock: Clock, connections: HostConnections, loop: EngineLoop
+    ) -> None:
+        self.db = database
+        self.clock = clock
+        self.connections = connections
         self.loop = loop
-
-    @property
-    def db(self) -> Database:
-        return self.ctx.database
 
     def running_vm(self, vm_id: str) -> RunningVm:
         """The VM and the host it runs on; Conflict when it does not run."""
@@ -131,9 +127,9 @@ class Consoles:
             vm_id=vm_id,
             protocol=kind.value,
             password=value,
-            valid_to=self.ctx.clock.now() + timedelta(seconds=expiry),
+            valid_to=self.clock.now() + timedelta(seconds=expiry),
         )
-        connections = host_connections(self.ctx)
+        connections = self.connections
         self.loop.run(
             lambda: connections.call(running.host_id, p.VM_SET_TICKET, ticket),
             p.VM_SET_TICKET.timeout_s + _CALL_GRACE_S,
@@ -159,7 +155,7 @@ class Consoles:
         display listens on every address of its host."""
         running = await asyncio.to_thread(self.running_vm, vm_id)
         ref = p.DisplayRef(vm_id=vm_id, protocol=protocol.value)
-        endpoint = await host_connections(self.ctx).call(running.host_id, p.VM_GET_DISPLAY, ref)
+        endpoint = await self.connections.call(running.host_id, p.VM_GET_DISPLAY, ref)
         if endpoint.port <= 0:
             raise Conflict(f"The {protocol.value} display of VM {running.vm.name} has no port")
         address = endpoint.address
@@ -174,24 +170,9 @@ class Consoles:
             raise Conflict(
                 f"The serial console of VM {running.vm.name} is disabled (console.enabled is false)"
             )
-        connections = host_connections(self.ctx)
+        connections = self.connections
         context = await asyncio.to_thread(connections.ssl_context)
         address = running.host.address or ""
         host = f"[{address}]" if ":" in address else address
         port = running.host.port or p.DEFAULT_AGENT_PORT
         return f"wss://{host}:{port}{p.SERIAL_CONSOLE_PATH}{vm_id}", context
-
-
-def consoles_of(ctx: EngineContext) -> Consoles:
-    """The engine's consoles (registered by ``console_services``)."""
-    consoles: Consoles = ctx.extras[CONSOLES_KEY]
-    return consoles
-
-
-def console_services(ctx: EngineContext) -> dict[str, ResourceService]:
-    """The graphics consoles with tickets; must come after ``vm_services`` (it replaces theirs)."""
-    loop = EngineLoop()
-    ctx.background.append(loop)
-    consoles = Consoles(ctx, loop)
-    ctx.extras[CONSOLES_KEY] = consoles
-    return {"vm_graphics_consoles": VmGraphicsConsoleService(ctx.database, consoles)}

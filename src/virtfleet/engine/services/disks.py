@@ -332,3 +332,16 @@ def _attachment(obj: m.DiskAttachment, disk: m.Disk, vm_id: str) -> m.DiskAttach
         read_only=bool(obj.read_only),
         uses_scsi_reservation=False,
     )
+
+
+class InlineVmDisks:
+    """How the VM commands create and remove the disks a VM was added with."""
+
+    def __init__(self, attachments: DiskAttachmentService) -> None:
+        self.attachments = attachments
+
+    def attach(self, vm_id: str, attachment: m.DiskAttachment) -> None:
+        self.attachments.add(Scope((vm_id,)), attachment, Options())
+
+    def remove(self, vm_id: str, attachment_id: str) -> None:
+        self.attachments.remove(Scope((vm_id,)), attachment_id, Options({"detach_only": "false"}))

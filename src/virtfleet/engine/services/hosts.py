@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection
 
@@ -31,15 +31,15 @@ from virtfleet.engine.commands.host_commands import (
     HOST_LOCK_REASON,
     INSTALL_HOST,
     REFRESH_HOST,
-    register_host_commands,
 )
-from virtfleet.engine.core.eventlog import EventCode
+from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.transitions import change_status
-from virtfleet.engine.monitoring.connections import HOST_CONNECTIONS_KEY, HostConnections
-from virtfleet.engine.monitoring.hostmonitor import HOST_MONITOR_KEY, HostMonitor
+from virtfleet.engine.monitoring.hostmonitor import HostMonitor
 from virtfleet.engine.monitoring.hoststate import forget_stats, load_stats
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
+from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import (
     DocumentService,
     ListQuery,
@@ -50,9 +50,6 @@ from virtfleet.engine.services.base import (
 )
 from virtfleet.engine.services.refs import new_id, reference, require_name, resolve
 from virtfleet.engine.services.search import enum_field, related_field, text_field
-
-if TYPE_CHECKING:
-    from virtfleet.engine.context import EngineContext
 
 _T = tables.hosts
 
@@ -91,9 +88,12 @@ class HostService(DocumentService[m.Host]):
     }
     immutable_fields: ClassVar = frozenset({"id", "href", "status", "hardware_information"})
 
-    def __init__(self, ctx: EngineContext, monitor: HostMonitor) -> None:
-        super().__init__(ctx.database, repos.hosts)
-        self.ctx = ctx
+    def __init__(
+        self, database: Database, eventlog: EventLog, runner: CommandRunner, monitor: HostMonitor
+    ) -> None:
+        super().__init__(database, repos.hosts)
+        self.eventlog = eventlog
+        self.runner = runner
         self.monitor = monitor
 
     # --- add -------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ class HostService(DocumentService[m.Host]):
         )
 
     def after_add(self, conn: Connection, scope: Scope, obj: m.Host) -> None:
-        self.ctx.eventlog.record(
+        self.eventlog.record(
             conn,
             code=EventCode.HOST_ADDED,
             severity=LogSeverity.NORMAL,
@@ -174,7 +174,7 @@ class HostService(DocumentService[m.Host]):
     def after_remove(self, conn: Connection, scope: Scope, obj: m.Host) -> None:
         assert obj.id is not None
         forget_stats(conn, obj.id)
-        self.ctx.eventlog.record(
+        self.eventlog.record(
             conn,
             code=EventCode.HOST_REMOVED,
             severity=LogSeverity.NORMAL,
@@ -184,30 +184,31 @@ class HostService(DocumentService[m.Host]):
 
     def remove(self, scope: Scope, object_id: str, options: Options) -> None:
         remove = super().remove
-        self.ctx.runner.when_unlocked(lambda: remove(scope, object_id, options))
+        self.runner.when_unlocked(lambda: remove(scope, object_id, options))
         self.monitor.refresh_soon(object_id)
 
     # --- actions ---------------------------------------------------------------------------------
 
-    def act(self, scope: Scope, object_id: str, name: str, action: m.Action) -> m.Action:
-        if name == "deactivate":
-            self._deactivate(scope, object_id)
-            return m.Action(status="complete")
-        if name == "activate":
-            host = self._move(scope, object_id, ACTIVATABLE, HostStatus.INITIALIZING, "activate")
-            return self._started(self._submit(ACTIVATE_HOST, host))
-        if name == "install":
-            secret = action.root_password or (action.host.root_password if action.host else None)
-            if not secret:
-                raise InvalidInput(
-                    "Cannot install Host: give the agent's enrollment secret as root_password"
-                )
-            host = self._move(scope, object_id, INSTALLABLE, HostStatus.INSTALLING, "install")
-            return self._started(self._submit(INSTALL_HOST, host, secret=secret))
-        if name == "refresh":
-            host = self.get(scope, object_id)
-            return self._started(self._submit(REFRESH_HOST, host))
-        raise NotFound(f"Unknown action '{name}'")
+    def activate(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        host = self._move(scope, object_id, ACTIVATABLE, HostStatus.INITIALIZING, "activate")
+        return self._started(self._submit(ACTIVATE_HOST, host))
+
+    def install(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        secret = action.root_password or (action.host.root_password if action.host else None)
+        if not secret:
+            raise InvalidInput(
+                "Cannot install Host: give the agent's enrollment secret as root_password"
+            )
+        host = self._move(scope, object_id, INSTALLABLE, HostStatus.INSTALLING, "install")
+        return self._started(self._submit(INSTALL_HOST, host, secret=secret))
+
+    def refresh(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        host = self.get(scope, object_id)
+        return self._started(self._submit(REFRESH_HOST, host))
+
+    def deactivate(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        self._deactivate(scope, object_id)
+        return m.Action(status="complete")
 
     def _deactivate(self, scope: Scope, object_id: str) -> None:
         def attempt() -> None:
@@ -236,7 +237,7 @@ class HostService(DocumentService[m.Host]):
                     )
                 if change_status(conn, object_id, DEACTIVATABLE, HostStatus.MAINTENANCE) is None:
                     raise Conflict(f"Host {host.name} changed status; try again")
-                self.ctx.eventlog.record(
+                self.eventlog.record(
                     conn,
                     code=EventCode.HOST_MAINTENANCE,
                     severity=LogSeverity.NORMAL,
@@ -244,7 +245,7 @@ class HostService(DocumentService[m.Host]):
                     host_id=object_id,
                 )
 
-        self.ctx.runner.when_unlocked(attempt)
+        self.runner.when_unlocked(attempt)
         self.monitor.refresh_soon(object_id)
 
     def _move(
@@ -270,12 +271,12 @@ class HostService(DocumentService[m.Host]):
                     raise Conflict(f"Host {host.name} changed status; try again")
                 return change.host
 
-        return self.ctx.runner.when_unlocked(attempt)
+        return self.runner.when_unlocked(attempt)
 
     def _submit(self, kind: str, host: m.Host, **extra: Any) -> str:
         assert host.id is not None
         params = {"host_id": host.id, "name": host.name, **extra}
-        return self.ctx.runner.submit(kind, params, locks=[(host.id, HOST_LOCK_REASON)])
+        return self.runner.submit(kind, params, locks=[(host.id, HOST_LOCK_REASON)])
 
     @staticmethod
     def _started(job_id: str) -> m.Action:
@@ -324,8 +325,8 @@ def host_statistics(host_id: str, stats: HostStats) -> list[m.Statistic]:
 class HostStatisticsService(ResourceService):
     """``/hosts/{id}/statistics``: the latest stats report, from memory or its saved snapshot."""
 
-    def __init__(self, ctx: EngineContext, monitor: HostMonitor) -> None:
-        self.db = ctx.database
+    def __init__(self, database: Database, monitor: HostMonitor) -> None:
+        self.db = database
         self.monitor = monitor
 
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Statistic]:
@@ -351,8 +352,8 @@ class HostStatisticsService(ResourceService):
 class HostNicService(ResourceService):
     """``/hosts/{id}/nics``: empty until agents report their network interfaces."""
 
-    def __init__(self, ctx: EngineContext) -> None:
-        self.db = ctx.database
+    def __init__(self, database: Database) -> None:
+        self.db = database
 
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.HostNic]:
         with self.db.read() as conn:
@@ -361,18 +362,3 @@ class HostNicService(ResourceService):
 
     def get(self, scope: Scope, object_id: str) -> m.HostNic:
         raise NotFound(f"The host NIC with id '{object_id}' does not exist")
-
-
-def host_services(ctx: EngineContext) -> dict[str, ResourceService]:
-    """Register host connections, monitoring and host commands; return the host services."""
-    connections = HostConnections(ctx.config.pki_dir)
-    monitor = HostMonitor(ctx, connections)
-    ctx.extras[HOST_CONNECTIONS_KEY] = connections
-    ctx.extras[HOST_MONITOR_KEY] = monitor
-    register_host_commands(ctx.runner)
-    ctx.background.append(monitor)
-    return {
-        "hosts": HostService(ctx, monitor),
-        "host_statistics": HostStatisticsService(ctx, monitor),
-        "host_nics": HostNicService(ctx),
-    }

@@ -9,7 +9,7 @@ export mounted there by the operator); the ``address`` is kept for the record.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from sqlalchemy import Connection, select
 
@@ -26,6 +26,11 @@ from virtfleet.common.apimodel.system import Job
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands import storage_commands as cmds
 from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.core.domainstate import (
+    data_center_of,
+    refresh_data_center_status,
+    set_domain_status,
+)
 from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -34,19 +39,13 @@ from virtfleet.engine.services.base import (
     DocumentService,
     ListQuery,
     Options,
-    ResourceService,
     Scope,
 )
 from virtfleet.engine.services.disks import (
-    DiskAttachmentService,
-    DiskService,
     running_vms_using_domain,
 )
 from virtfleet.engine.services.refs import new_id, require_name, resolve, resolve_optional
 from virtfleet.engine.services.search import enum_field, related_field, text_field
-
-if TYPE_CHECKING:
-    from virtfleet.engine.context import EngineContext
 
 _T = tables.storage_domains
 
@@ -169,7 +168,7 @@ class StorageDomainService(_StorageDomainBase):
                     EventCode.STORAGE_DOMAIN_REMOVED,
                     f"Storage domain {domain.name} was destroyed.",
                     object_id,
-                    cmds.data_center_of(domain),
+                    data_center_of(domain),
                 )
                 return
             if domain.status != StorageDomainStatus.UNATTACHED:
@@ -188,7 +187,7 @@ class StorageDomainService(_StorageDomainBase):
                 )
                 return
             host = _host_option(conn, options)
-            cmds.set_domain_status(conn, object_id, StorageDomainStatus.LOCKED)
+            set_domain_status(conn, object_id, StorageDomainStatus.LOCKED)
         params = {
             "domain_id": object_id,
             "name": domain.name,
@@ -199,7 +198,7 @@ class StorageDomainService(_StorageDomainBase):
             self._submit(cmds.FORMAT_DOMAIN, params, object_id, "removing storage domain")
         except Exception:
             with self.db.transaction() as conn:
-                cmds.set_domain_status(conn, object_id, StorageDomainStatus.UNATTACHED)
+                set_domain_status(conn, object_id, StorageDomainStatus.UNATTACHED)
             raise
 
 
@@ -240,18 +239,11 @@ class AttachedStorageDomainService(_StorageDomainBase):
             self._submit(cmds.ATTACH_DOMAIN, params, domain.id, "attaching storage domain")
         except Exception:
             with self.db.transaction() as conn:
-                cmds.set_domain_status(conn, domain.id, StorageDomainStatus.MAINTENANCE)
+                set_domain_status(conn, domain.id, StorageDomainStatus.MAINTENANCE)
             raise
         return self.get(scope, domain.id)
 
-    def act(self, scope: Scope, object_id: str, name: str, action: Action) -> Action:
-        if name == "activate":
-            return self._activate(scope, object_id)
-        if name == "deactivate":
-            return self._deactivate(scope, object_id)
-        return super().act(scope, object_id, name, action)
-
-    def _activate(self, scope: Scope, object_id: str) -> Action:
+    def activate(self, scope: Scope, object_id: str, action: Action) -> Action:
         with self.db.transaction() as conn:
             domain = self.get_in_scope(conn, scope, object_id)
             if domain.status == StorageDomainStatus.ACTIVE:
@@ -260,17 +252,17 @@ class AttachedStorageDomainService(_StorageDomainBase):
                 raise Conflict(
                     f"Cannot activate storage domain '{domain.name}': it is {domain.status}"
                 )
-            cmds.set_domain_status(conn, object_id, StorageDomainStatus.ACTIVATING)
+            set_domain_status(conn, object_id, StorageDomainStatus.ACTIVATING)
         params = {"domain_id": object_id, "name": domain.name, "data_center_id": scope.parent}
         try:
             job = self._submit(cmds.ACTIVATE_DOMAIN, params, object_id, "activating storage domain")
         except Exception:
             with self.db.transaction() as conn:
-                cmds.set_domain_status(conn, object_id, StorageDomainStatus.MAINTENANCE)
+                set_domain_status(conn, object_id, StorageDomainStatus.MAINTENANCE)
             raise
         return _submitted(job)
 
-    def _deactivate(self, scope: Scope, object_id: str) -> Action:
+    def deactivate(self, scope: Scope, object_id: str, action: Action) -> Action:
         with self.db.transaction() as conn:
             domain = self.get_in_scope(conn, scope, object_id)
             if domain.status == StorageDomainStatus.MAINTENANCE:
@@ -283,7 +275,7 @@ class AttachedStorageDomainService(_StorageDomainBase):
                     f"Cannot deactivate storage domain '{domain.name}': running VMs use disks "
                     f"on it: {', '.join(running)}"
                 )
-            cmds.set_domain_status(conn, object_id, StorageDomainStatus.MAINTENANCE, master=False)
+            set_domain_status(conn, object_id, StorageDomainStatus.MAINTENANCE, master=False)
             self._record(
                 conn,
                 EventCode.STORAGE_DOMAIN_DEACTIVATED,
@@ -312,7 +304,7 @@ class AttachedStorageDomainService(_StorageDomainBase):
                 }
             )
             repos.storage_domains.save(conn, detached, expected_version=version)
-            cmds.refresh_data_center_status(conn, scope.parent)
+            refresh_data_center_status(conn, scope.parent)
             self._record(
                 conn,
                 EventCode.STORAGE_DOMAIN_DETACHED,
@@ -379,18 +371,3 @@ def _host_option(conn: Connection, options: Options) -> str | None:
     if found is None:
         raise InvalidInput(f"No host named '{name}'")
     return str(found)
-
-
-def storage_services(ctx: EngineContext) -> dict[str, ResourceService]:
-    """The storage package's services, with its commands registered on the runner."""
-    cmds.register_storage_commands(ctx.runner)
-    db, runner = ctx.database, ctx.runner
-    disks = DiskService(db, runner)
-    return {
-        "storage_domains": StorageDomainService(db, runner, ctx.eventlog),
-        "attached_storage_domains": AttachedStorageDomainService(db, runner, ctx.eventlog),
-        "storage_domain_disks": StorageDomainDiskService(db),
-        "disks": disks,
-        "vm_disk_attachments": DiskAttachmentService(db, disks),
-        "template_disk_attachments": DiskAttachmentService(db, disks, parent_column="template_id"),
-    }

@@ -362,9 +362,7 @@ class VmGraphicsConsoleService(ResourceService):
             id=console_id(obj.protocol), protocol=obj.protocol, vm=m.Vm(id=scope.parent)
         )
 
-    def act(self, scope: Scope, object_id: str, name: str, action: m.Action) -> m.Action:
-        if name != "ticket":
-            return super().act(scope, object_id, name, action)
+    def ticket(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
         console = self.get(scope, object_id)
         if self.tickets is None:
             raise Conflict("Console tickets are not available in this engine")

@@ -8,27 +8,29 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import SerialNumberPolicy, VmStatus
-from virtfleet.common.errors import Conflict, InvalidInput, NotFound
+from virtfleet.common.clock import Clock
+from virtfleet.common.errors import Conflict, InvalidInput
+from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.commands.store import Locked
-from virtfleet.engine.commands.vm_commands import best_host, register_vm_commands
+from virtfleet.engine.commands.vm_commands import best_host
 from virtfleet.engine.core.derived import vcpu_count
-from virtfleet.engine.core.eventlog import EventCode
+from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.identity import ADMIN_USER
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
-from virtfleet.engine.monitoring.batchwriter import batch_writer
-from virtfleet.engine.monitoring.vmsink import VM_STATE_SINK_KEY
-from virtfleet.engine.monitoring.vmstate import VmStateTracker
+from virtfleet.engine.monitoring.hostmonitor import HostMonitor
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
+from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services import oscatalog
-from virtfleet.engine.services.base import DocumentService, Options, ResourceService, Scope
-from virtfleet.engine.services.consoles import CONSOLES_KEY, consoles_of
+from virtfleet.engine.services.base import DocumentService, Options, Scope
+from virtfleet.engine.services.consoles import Consoles
+from virtfleet.engine.services.disks import DiskAttachmentService
 from virtfleet.engine.services.refs import (
     new_id,
     reference,
@@ -39,24 +41,13 @@ from virtfleet.engine.services.refs import (
 from virtfleet.engine.services.search import aliases, related_field, text_field
 from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
 from virtfleet.engine.services.vm_devices import (
-    TemplateNicService,
-    VmGraphicsConsoleService,
-    VmNicService,
-    VmNumaNodeService,
-    VmPermissionService,
-    VmStatisticsService,
-    VmTagService,
     copy_template_nics,
 )
-
-if TYPE_CHECKING:
-    from virtfleet.engine.context import EngineContext
 
 _V = tables.vms
 MAX_MEMORY = 4 * 1024**4
 MAX_VCPUS = 710
 MAX_SERIAL_LENGTH = 255
-DISK_ATTACHMENTS_SERVICE = "vm_disk_attachments"
 
 # What a new VM takes from its template when the client leaves it out.
 INHERITED = (
@@ -88,20 +79,14 @@ INHERITED = (
     "multi_queues_enabled",
     "tpm_enabled",
 )
-# Fields the engine owns: a PUT never changes them.
+# Fields a PUT never changes: those the model marks read-only, and those fixed when the VM is
+# made (where it runs is the engine's, its template and cluster are chosen on add).
 SERVER_OWNED = (
-    "status",
-    "status_detail",
-    "stop_reason",
-    "start_time",
-    "stop_time",
+    *sorted(m.read_only_fields(m.Vm)),
     "host",
     "template",
     "original_template",
-    "creation_time",
-    "origin",
     "cluster",
-    "next_run_configuration_exists",
 )
 # Fields a PUT may change while the VM runs; every other change needs the VM down.
 LIVE_UPDATABLE = frozenset({"name", "description", "comment", "delete_protected", "console"})
@@ -235,17 +220,31 @@ class VmService(DocumentService[m.Vm]):
     }
     immutable_fields = frozenset({"id", "href"})
 
-    def __init__(self, ctx: EngineContext, rng: random.Random | None = None) -> None:
-        super().__init__(ctx.database, repos.vms)
-        self.ctx = ctx
+    def __init__(
+        self,
+        database: Database,
+        clock: Clock,
+        eventlog: EventLog,
+        runner: CommandRunner,
+        *,
+        monitor: HostMonitor,
+        disk_attachments: DiskAttachmentService,
+        consoles: Consoles,
+        rng: random.Random | None = None,
+    ) -> None:
+        super().__init__(database, repos.vms)
+        self.clock = clock
+        self.eventlog = eventlog
+        self.runner = runner
+        self.monitor = monitor
+        self.disk_attachments = disk_attachments
+        self.consoles = consoles
         self.rng = rng or random.Random()
 
     # --- add -------------------------------------------------------------------------------------
 
     def add(self, scope: Scope, obj: m.Vm, options: Options) -> m.Vm:
         attachments = list(obj.disk_attachments or [])
-        if attachments and DISK_ATTACHMENTS_SERVICE not in self.ctx.services:
-            raise InvalidInput("Inline disk attachments are not available: add the disks later")
         with self.db.transaction() as conn:
             vm = self.prepare_new(conn, scope, obj, options)
             if attachments:
@@ -256,7 +255,7 @@ class VmService(DocumentService[m.Vm]):
             assert vm.id is not None
             payload = [a.model_dump(mode="json", exclude_none=True) for a in attachments]
             try:
-                self.ctx.runner.submit(
+                self.runner.submit(
                     "vm.add_disks",
                     {"vm_id": vm.id, "attachments": payload},
                     locks=[(vm.id, "vm")],
@@ -287,7 +286,7 @@ class VmService(DocumentService[m.Vm]):
                 "template": reference(m.Template, template),
                 "original_template": reference(m.Template, template),
                 "status": VmStatus.DOWN,
-                "creation_time": self.ctx.clock.now(),
+                "creation_time": self.clock.now(),
                 "origin": "ovirt",
                 "stateless": bool(vm.stateless),
                 "delete_protected": bool(vm.delete_protected),
@@ -302,7 +301,7 @@ class VmService(DocumentService[m.Vm]):
     def after_add(self, conn: Connection, scope: Scope, obj: m.Vm) -> None:
         assert obj.id is not None and obj.template is not None and obj.template.id is not None
         copy_template_nics(conn, obj.template.id, obj.id, self.rng)
-        self.ctx.eventlog.record(
+        self.eventlog.record(
             conn,
             code=EventCode.VM_ADDED,
             severity="normal",
@@ -347,16 +346,14 @@ class VmService(DocumentService[m.Vm]):
                 raise Conflict(f"Cannot remove VM. VM {vm.name} is {vm.status or 'unknown'}.")
             if vm.delete_protected:
                 raise Conflict(f"Cannot remove VM. VM {vm.name} is delete protected.")
-        attachments_service = self.ctx.services.get(DISK_ATTACHMENTS_SERVICE)
-        if attachments_service is not None:
-            with self.db.read() as conn:
-                attached = repos.disk_attachments.query(
-                    conn, tables.disk_attachments.c.vm_id == object_id
-                )
-            flag = Options({"detach_only": "true" if detach_only else "false"})
-            for attachment in attached:
-                assert attachment.id is not None
-                attachments_service.remove(Scope((object_id,)), attachment.id, flag)
+        with self.db.read() as conn:
+            attached = repos.disk_attachments.query(
+                conn, tables.disk_attachments.c.vm_id == object_id
+            )
+        flag = Options({"detach_only": "true" if detach_only else "false"})
+        for attachment in attached:
+            assert attachment.id is not None
+            self.disk_attachments.remove(Scope((object_id,)), attachment.id, flag)
         with self.db.transaction() as conn:
             current = repos.vms.get(conn, object_id)
             if not forced and current.status != VmStatus.DOWN:
@@ -366,7 +363,7 @@ class VmService(DocumentService[m.Vm]):
                 tables.disk_attachments.delete().where(tables.disk_attachments.c.vm_id == object_id)
             )
             repos.vms.delete(conn, object_id)
-            self.ctx.eventlog.record(
+            self.eventlog.record(
                 conn,
                 code=EventCode.VM_REMOVED,
                 severity="normal",
@@ -376,19 +373,30 @@ class VmService(DocumentService[m.Vm]):
 
     # --- actions ---------------------------------------------------------------------------------
 
-    def act(self, scope: Scope, object_id: str, name: str, action: m.Action) -> m.Action:
-        if name == "ticket":
-            return self._ticket(scope, object_id, action)
-        rule = ACTIONS.get(name)
-        if rule is None:
-            return super().act(scope, object_id, name, action)
-        allowed, prefix, wording = rule
+    def start(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        return self._lifecycle("start", scope, object_id)
+
+    def stop(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        return self._lifecycle("stop", scope, object_id)
+
+    def shutdown(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        return self._lifecycle("shutdown", scope, object_id)
+
+    def reboot(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        return self._lifecycle("reboot", scope, object_id)
+
+    def suspend(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        return self._lifecycle("suspend", scope, object_id)
+
+    def _lifecycle(self, name: str, scope: Scope, object_id: str) -> m.Action:
+        """Check the VM's status and submit the action's command (``vm.<name>``)."""
+        allowed, prefix, wording = ACTIONS[name]
         with self.db.read() as conn:
             vm = self.get_in_scope(conn, scope, object_id)
             if vm.status not in allowed:
                 raise Conflict(conflict_text(prefix, vm))
             if name == "start" and vm.status == VmStatus.DOWN:
-                best_host(conn, vm, self.ctx)  # refuse now a start no host could take
+                best_host(conn, vm, self.monitor)  # refuse now a start no host could take
 
         def still_allowed(conn: Connection) -> None:
             """The status again, now that no other command can move the VM."""
@@ -397,7 +405,7 @@ class VmService(DocumentService[m.Vm]):
                 raise Conflict(conflict_text(prefix, current))
 
         try:
-            job_id = self.ctx.runner.submit(
+            job_id = self.runner.submit(
                 f"vm.{name}",
                 {"vm_id": object_id},
                 locks=[(object_id, "vm")],
@@ -410,29 +418,9 @@ class VmService(DocumentService[m.Vm]):
             ) from None
         return m.Action(status="complete", job=m.Job(id=job_id))
 
-    def _ticket(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+    def ticket(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
         """oVirt's VM-level ticket: set on the VM's own display, as its graphics console does."""
         with self.db.read() as conn:
             self.get_in_scope(conn, scope, object_id)
-        if CONSOLES_KEY not in self.ctx.extras:
-            raise NotFound("This engine serves no consoles")
-        ticket = consoles_of(self.ctx).set_ticket(object_id, None, action.ticket)
+        ticket = self.consoles.set_ticket(object_id, None, action.ticket)
         return m.Action(status="complete", ticket=ticket)
-
-
-def vm_services(ctx: EngineContext) -> dict[str, ResourceService]:
-    """The VM resources; registers the VM commands and the VM state sink of host monitoring."""
-    db = ctx.database
-    tracker = VmStateTracker(batch_writer(ctx), ctx.clock, ctx.eventlog)
-    ctx.extras[VM_STATE_SINK_KEY] = tracker
-    register_vm_commands(ctx.runner)
-    return {
-        "vms": VmService(ctx),
-        "vm_nics": VmNicService(db),
-        "template_nics": TemplateNicService(db),
-        "vm_statistics": VmStatisticsService(db, tracker.latest_stats),
-        "vm_numa_nodes": VmNumaNodeService(db),
-        "vm_graphics_consoles": VmGraphicsConsoleService(db),
-        "vm_tags": VmTagService(db),
-        "vm_permissions": VmPermissionService(db),
-    }

@@ -29,6 +29,7 @@ class FieldShape:
     target: type[Any]
     item_tag: str
     write_only: bool
+    read_only: bool = False
 
 
 def _strip_optional(annotation: Any) -> Any:
@@ -51,17 +52,20 @@ def _field_shape(name: str, info: FieldInfo) -> FieldShape:
     annotation = _strip_optional(info.annotation)
     extra = _extra(info)
     wire_name = info.alias or name
-    write_only = bool(extra.get("write_only", False))
+    flags = {
+        "write_only": bool(extra.get("write_only", False)),
+        "read_only": bool(extra.get("read_only", False)),
+    }
     if typing.get_origin(annotation) is list:
         (item,) = typing.get_args(annotation)
         item = _strip_optional(item)
         if isinstance(item, type) and issubclass(item, ApiStruct):
-            return FieldShape(name, wire_name, "struct_list", item, item.xml_tag, write_only)
+            return FieldShape(name, wire_name, "struct_list", item, item.xml_tag, **flags)
         tag = str(extra.get("xml_item", wire_name.rstrip("s")))
-        return FieldShape(name, wire_name, "scalar_list", item, tag, write_only)
+        return FieldShape(name, wire_name, "scalar_list", item, tag, **flags)
     if isinstance(annotation, type) and issubclass(annotation, ApiStruct):
-        return FieldShape(name, wire_name, "struct", annotation, annotation.xml_tag, write_only)
-    return FieldShape(name, wire_name, "scalar", annotation, "", write_only)
+        return FieldShape(name, wire_name, "struct", annotation, annotation.xml_tag, **flags)
+    return FieldShape(name, wire_name, "scalar", annotation, "", **flags)
 
 
 @functools.cache

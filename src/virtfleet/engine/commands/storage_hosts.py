@@ -4,14 +4,13 @@ sees the domain, tried in turn until one answers."""
 from __future__ import annotations
 
 import logging
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import Connection, select
 
 from virtfleet.common.apimodel.enums import HostStatus
 from virtfleet.common.errors import Conflict, HostUnreachable
 from virtfleet.common.protocol import Method, P, R
-from virtfleet.engine.monitoring.connections import host_connections
 from virtfleet.engine.persistence import tables
 
 log = logging.getLogger(__name__)
@@ -23,11 +22,6 @@ class AgentCaller(Protocol):
     async def call(
         self, host_id: str, method: Method[P, R], params: P, timeout: float | None = None
     ) -> R: ...
-
-
-def agent_caller(ctx: Any) -> AgentCaller:
-    """The engine's connections to the hosts' agents."""
-    return host_connections(ctx)
 
 
 def up_hosts(conn: Connection, data_center_id: str | None) -> list[tuple[str, str]]:
