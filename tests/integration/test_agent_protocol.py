@@ -156,6 +156,15 @@ class FakeStorage:
     def remove_domain(self, ref: p.DomainRef) -> None:
         self.domains.pop(ref.domain_id, None)
 
+    def domain_usage(self, ref: p.DomainRef) -> p.DomainUsage:
+        info = self.domain_info(ref)
+        return p.DomainUsage(
+            domain_id=info.domain_id,
+            total_bytes=info.total_bytes,
+            free_bytes=info.free_bytes,
+            volumes=[],
+        )
+
     def create_volume(self, spec: p.VolumeCreate) -> p.VolumeInfo:
         raise NotImplementedError
 
