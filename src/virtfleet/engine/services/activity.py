@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement
 
 from virtfleet.common import apimodel as m
-from virtfleet.common.apimodel.enums import JobStatus, LogSeverity
+from virtfleet.common.apimodel.enums import LogSeverity
 from virtfleet.common.errors import InvalidInput
 from virtfleet.engine.commands import store
 from virtfleet.engine.core.eventlog import EventLog
@@ -17,13 +17,9 @@ from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import ListQuery, Options, ResourceService, Scope, page_bounds
 from virtfleet.engine.services.search import (
     FieldResolver,
+    catalog,
     compile_condition,
-    datetime_field,
-    enum_field,
-    int_field,
     parse_search,
-    related_field,
-    text_field,
 )
 
 _E = tables.events
@@ -39,7 +35,7 @@ EXTERNAL_EVENT_CODES = {
 
 
 def _where(
-    query: ListQuery, fields: dict[str, FieldResolver]
+    query: ListQuery, fields: Mapping[str, FieldResolver]
 ) -> tuple[ColumnElement[bool] | None, int | None]:
     parsed = parse_search(query.search or "")
     where = None
@@ -51,17 +47,7 @@ def _where(
 class EventService(ResourceService):
     """``/events``: newest first; ``from`` gives those after an id; clients may add their own."""
 
-    fields: dict[str, FieldResolver] = {
-        "severity": enum_field(_E.c.severity, [s.value for s in LogSeverity]),
-        "type": int_field(_E.c.code),
-        "time": datetime_field(_E.c.time),
-        "message": text_field(_E.c.description),
-        "vm.name": related_field(_E.c.vm_id, tables.vms.c.id, text_field(tables.vms.c.name)),
-        "host.name": related_field(
-            _E.c.host_id, tables.hosts.c.id, text_field(tables.hosts.c.name)
-        ),
-        "name": text_field(_E.c.description),
-    }
+    fields: ClassVar[Mapping[str, FieldResolver]] = catalog.EVENTS.resolvers()
 
     def __init__(self, database: Database, eventlog: EventLog) -> None:
         self.db = database
@@ -104,9 +90,7 @@ class EventService(ResourceService):
 
 
 class JobService(ResourceService):
-    fields: dict[str, FieldResolver] = {
-        "status": enum_field(_J.c.status, [s.value for s in JobStatus]),
-    }
+    fields: ClassVar[Mapping[str, FieldResolver]] = catalog.JOBS.resolvers()
 
     def __init__(self, database: Database) -> None:
         self.db = database

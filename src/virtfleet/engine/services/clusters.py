@@ -16,7 +16,7 @@ from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.compat import COMPATIBILITY_VERSION, SUPPORTED_VERSIONS
 from virtfleet.engine.services.refs import new_id, reference, require_name, resolve_optional
-from virtfleet.engine.services.search import related_field, text_field
+from virtfleet.engine.services.search import catalog
 
 _T = tables.clusters
 
@@ -56,15 +56,7 @@ def cluster_defaults(obj: m.Cluster) -> dict[str, object]:
 
 
 class ClusterService(DocumentService[m.Cluster]):
-    search_fields: ClassVar = {
-        "name": text_field(_T.c.name),
-        "datacenter": related_field(
-            _T.c.data_center_id, tables.data_centers.c.id, text_field(tables.data_centers.c.name)
-        ),
-        "datacenter.name": related_field(
-            _T.c.data_center_id, tables.data_centers.c.id, text_field(tables.data_centers.c.name)
-        ),
-    }
+    search_fields: ClassVar = catalog.CLUSTERS.resolvers()
 
     def __init__(self, database: Database, *, parent_column: str | None = None) -> None:
         super().__init__(database, repos.clusters, parent_column=parent_column)

@@ -16,24 +16,13 @@ from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.compat import COMPATIBILITY_VERSION, SUPPORTED_VERSIONS
 from virtfleet.engine.services.networks import add_management_network
 from virtfleet.engine.services.refs import new_id, require_name
-from virtfleet.engine.services.search import enum_field, related_field, text_field
+from virtfleet.engine.services.search import catalog
 
 _T = tables.data_centers
 
 
 class DataCenterService(DocumentService[m.DataCenter]):
-    search_fields: ClassVar = {
-        "name": text_field(_T.c.name),
-        "status": enum_field(_T.c.status, [s.value for s in DataCenterStatus]),
-        "clusters.name": related_field(
-            _T.c.id, tables.clusters.c.data_center_id, text_field(tables.clusters.c.name)
-        ),
-        "storage.name": related_field(
-            _T.c.id,
-            tables.storage_domains.c.data_center_id,
-            text_field(tables.storage_domains.c.name),
-        ),
-    }
+    search_fields: ClassVar = catalog.DATACENTERS.resolvers()
     immutable_fields = frozenset({"id", "href", "status"})
 
     def __init__(self, database: Database) -> None:

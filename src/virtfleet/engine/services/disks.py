@@ -32,7 +32,7 @@ from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import DocumentService, ListQuery, Options, Scope
 from virtfleet.engine.services.refs import new_id, resolve
-from virtfleet.engine.services.search import enum_field, related_field, text_field
+from virtfleet.engine.services.search import catalog
 
 _D = tables.disks
 _A = tables.disk_attachments
@@ -124,16 +124,7 @@ def new_disk(conn: Connection, obj: m.Disk) -> m.Disk:
 class DiskService(DocumentService[m.Disk]):
     """``/disks``: floating and attached disks alike."""
 
-    search_fields: ClassVar = {
-        "name": text_field(_D.c.name),
-        "alias": text_field(_D.c.name),
-        "status": enum_field(_D.c.status, [s.value for s in DiskStatus]),
-        "storage": related_field(
-            _D.c.storage_domain_id,
-            tables.storage_domains.c.id,
-            text_field(tables.storage_domains.c.name),
-        ),
-    }
+    search_fields: ClassVar = catalog.DISKS.resolvers()
     immutable_fields = frozenset(
         {
             "id",

@@ -49,7 +49,7 @@ from virtfleet.engine.services.base import (
     one_listed,
 )
 from virtfleet.engine.services.refs import new_id, reference, require_name, resolve
-from virtfleet.engine.services.search import enum_field, related_field, text_field
+from virtfleet.engine.services.search import catalog
 
 _T = tables.hosts
 
@@ -75,17 +75,7 @@ DEACTIVATABLE = frozenset(
 class HostService(DocumentService[m.Host]):
     """``/hosts``: the enrollment secret arrives as ``root_password`` and is never stored."""
 
-    search_fields: ClassVar = {
-        "name": text_field(_T.c.name),
-        "address": text_field(_T.c.address),
-        "status": enum_field(_T.c.status, [s.value for s in HostStatus]),
-        "cluster": related_field(
-            _T.c.cluster_id, tables.clusters.c.id, text_field(tables.clusters.c.name)
-        ),
-        "cluster.name": related_field(
-            _T.c.cluster_id, tables.clusters.c.id, text_field(tables.clusters.c.name)
-        ),
-    }
+    search_fields: ClassVar = catalog.HOSTS.resolvers()
     immutable_fields: ClassVar = frozenset({"id", "href", "status", "hardware_information"})
 
     def __init__(

@@ -14,7 +14,7 @@ from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.refs import new_id, reference, require_name, resolve
-from virtfleet.engine.services.search import related_field, text_field
+from virtfleet.engine.services.search import catalog
 
 MANAGEMENT_NETWORK = "ovirtmgmt"
 _N = tables.networks
@@ -29,12 +29,7 @@ def _data_center_of_cluster(cluster_id: str) -> ColumnElement[bool]:
 class NetworkService(DocumentService[m.Network]):
     """Networks; under a cluster, the networks of the cluster's data center."""
 
-    search_fields: ClassVar = {
-        "name": text_field(_N.c.name),
-        "datacenter": related_field(
-            _N.c.data_center_id, tables.data_centers.c.id, text_field(tables.data_centers.c.name)
-        ),
-    }
+    search_fields: ClassVar = catalog.NETWORKS.resolvers()
     immutable_fields = frozenset({"id", "href", "data_center"})
 
     def __init__(self, database: Database, *, scope_kind: str | None = None) -> None:
@@ -121,10 +116,7 @@ def default_profile(network: m.Network) -> m.VnicProfile:
 
 
 class VnicProfileService(DocumentService[m.VnicProfile]):
-    search_fields: ClassVar = {
-        "name": text_field(_P.c.name),
-        "network": related_field(_P.c.network_id, _N.c.id, text_field(_N.c.name)),
-    }
+    search_fields: ClassVar = catalog.VNIC_PROFILES.resolvers()
     immutable_fields = frozenset({"id", "href", "network"})
 
     def __init__(self, database: Database) -> None:

@@ -45,7 +45,7 @@ from virtfleet.engine.services.disks import (
     running_vms_using_domain,
 )
 from virtfleet.engine.services.refs import new_id, require_name, resolve, resolve_optional
-from virtfleet.engine.services.search import enum_field, related_field, text_field
+from virtfleet.engine.services.search import catalog
 
 _T = tables.storage_domains
 
@@ -60,13 +60,7 @@ def _submitted(job_id: str) -> Action:
 
 
 class _StorageDomainBase(DocumentService[m.StorageDomain]):
-    search_fields: ClassVar = {
-        "name": text_field(_T.c.name),
-        "status": enum_field(_T.c.status, [s.value for s in StorageDomainStatus]),
-        "datacenter": related_field(
-            _T.c.data_center_id, tables.data_centers.c.id, text_field(tables.data_centers.c.name)
-        ),
-    }
+    search_fields: ClassVar = catalog.STORAGE_DOMAINS.resolvers()
 
     def __init__(
         self,

@@ -25,7 +25,7 @@ from virtfleet.engine.services.base import (
 )
 from virtfleet.engine.services.compat import PRODUCT_VERSION
 from virtfleet.engine.services.refs import new_id, reference, require_name, resolve_optional
-from virtfleet.engine.services.search import text_field
+from virtfleet.engine.services.search import catalog
 
 BLANK_TEMPLATE_ID = "00000000-0000-0000-0000-000000000000"
 ROOT_TAG_ID = "00000000-0000-0000-0000-000000000000"
@@ -115,17 +115,14 @@ class OperatingSystemService(ResourceService):
 
 
 class UserService(DocumentService[m.User]):
-    search_fields: ClassVar = {
-        "name": text_field(tables.users.c.name),
-        "usrname": text_field(tables.users.c.name),
-    }
+    search_fields: ClassVar = catalog.USERS.resolvers()
 
     def __init__(self, database: Database) -> None:
         super().__init__(database, users_repository())
 
 
 class TagService(DocumentService[m.Tag]):
-    search_fields: ClassVar = {"name": text_field(tables.tags.c.name)}
+    search_fields: ClassVar = catalog.TAGS.resolvers()
 
     def __init__(self, database: Database) -> None:
         super().__init__(database, repos.tags)

@@ -14,7 +14,7 @@ from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import DocumentService, Options, Scope
-from virtfleet.engine.services.search import related_field, text_field
+from virtfleet.engine.services.search import catalog
 from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
 
 _T = tables.templates
@@ -42,13 +42,7 @@ def blank_template(clock: Clock) -> m.Template:
 
 
 class TemplateService(DocumentService[m.Template]):
-    search_fields: ClassVar = {
-        "name": text_field(_T.c.name),
-        "status": text_field(_T.c.status),
-        "cluster": related_field(
-            _T.c.cluster_id, tables.clusters.c.id, text_field(tables.clusters.c.name)
-        ),
-    }
+    search_fields: ClassVar = catalog.TEMPLATES.resolvers()
     immutable_fields = frozenset({"id", "href", "status", "cluster"})
 
     def __init__(self, database: Database) -> None:

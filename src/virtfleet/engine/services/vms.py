@@ -38,7 +38,7 @@ from virtfleet.engine.services.refs import (
     resolve,
     resolve_optional,
 )
-from virtfleet.engine.services.search import aliases, related_field, text_field
+from virtfleet.engine.services.search import catalog
 from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
 from virtfleet.engine.services.vm_devices import (
     copy_template_nics,
@@ -182,42 +182,7 @@ def conflict_text(prefix: str, vm: m.Vm) -> str:
 
 
 class VmService(DocumentService[m.Vm]):
-    search_fields: ClassVar = {
-        "name": text_field(_V.c.name),
-        "status": text_field(_V.c.status),
-        **aliases(
-            ("cluster", "cluster.name", "clusters.name"),
-            related_field(
-                _V.c.cluster_id, tables.clusters.c.id, text_field(tables.clusters.c.name)
-            ),
-        ),
-        **aliases(
-            ("host", "host.name", "hosts.name"),
-            related_field(_V.c.host_id, tables.hosts.c.id, text_field(tables.hosts.c.name)),
-        ),
-        **aliases(
-            ("template", "template.name", "templates.name"),
-            related_field(
-                _V.c.template_id, tables.templates.c.id, text_field(tables.templates.c.name)
-            ),
-        ),
-        **aliases(
-            ("storage", "storage.name"),
-            related_field(
-                _V.c.id,
-                tables.disk_attachments.c.vm_id,
-                related_field(
-                    tables.disk_attachments.c.disk_id,
-                    tables.disks.c.id,
-                    related_field(
-                        tables.disks.c.storage_domain_id,
-                        tables.storage_domains.c.id,
-                        text_field(tables.storage_domains.c.name),
-                    ),
-                ),
-            ),
-        ),
-    }
+    search_fields: ClassVar = catalog.VMS.resolvers()
     immutable_fields = frozenset({"id", "href"})
 
     def __init__(

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Boolean, String, and_, false, func, literal, not_, or_, select, true
+from sqlalchemy import Boolean, Column, String, and_, false, func, literal, not_, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -25,6 +25,9 @@ WILDCARD = "*"
 _LIKE_ESCAPE = "\\"
 _INT_RE = re.compile(r"[+-]?[0-9]{1,19}")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_DECIMAL_RE = re.compile(r"[+-]?[0-9]{1,18}(?:\.[0-9]{1,9})?")
+_VERSION_RE = re.compile(r"([0-9]{1,9})(?:\.([0-9]{1,9}))?")
+_BOOLEANS = {"true": True, "false": False}
 _T = TypeVar("_T")
 _PYTHON_OPERATORS = {
     Operator.EQ: operator.eq,
@@ -116,24 +119,100 @@ def parse_int(value: str) -> int:
     return number
 
 
-def int_field(column: ColumnElement[int]) -> FieldResolver:
-    """Integer: every operator; the value must be a decimal integer."""
+def int_field(column: ColumnElement[int], unit: int = 1) -> FieldResolver:
+    """Integer: every operator; the value must be a decimal integer, counted in ``unit``s of the
+    column (oVirt searches memory in MiB and storage space in GiB where virtfleet keeps bytes)."""
 
     def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
-        return _compare(column, op, parse_int(value))
+        number = parse_int(value) * unit
+        if not _INT64_MIN <= number <= _INT64_MAX:
+            raise InvalidInput(f"Invalid search value '{value}': integer out of range")
+        return _compare(column, op, number)
 
     return resolve
 
 
+def number_field(column: ColumnElement[float]) -> FieldResolver:
+    """Decimal number (CPU speed): every operator; the value must be a decimal number."""
+
+    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        if not _DECIMAL_RE.fullmatch(value):
+            raise InvalidInput(f"Invalid search value '{value}': expected a number")
+        return _compare(column, op, float(value))
+
+    return resolve
+
+
+def bool_field(column: ColumnElement[bool], default: bool = False) -> FieldResolver:
+    """Boolean: = and != with ``true`` or ``false`` in any case; an absent value is ``default``."""
+
+    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        _equality_only(op)
+        wanted = _BOOLEANS.get(value.lower())
+        if wanted is None:
+            raise InvalidInput(f"Invalid search value '{value}': expected true or false")
+        stored = func.coalesce(column, literal(default, Boolean()))
+        return stored == wanted if op is Operator.EQ else stored != wanted
+
+    return resolve
+
+
+def version_field(major: ColumnElement[int], minor: ColumnElement[int]) -> FieldResolver:
+    """A compatibility version ``4.7`` (or ``4``): every operator, compared part by part."""
+
+    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        match = _VERSION_RE.fullmatch(value)
+        if match is None:
+            raise InvalidInput(f"Invalid search value '{value}': expected a version like 4.7")
+        wanted_major = int(match.group(1))
+        if match.group(2) is None:
+            return _compare(major, op, wanted_major)
+        wanted_minor = int(match.group(2))
+        same = and_(major == wanted_major, minor == wanted_minor)
+        match op:
+            case Operator.EQ:
+                return same
+            case Operator.NE:
+                return not_(same)
+            case Operator.LT | Operator.LE:
+                below = or_(major < wanted_major, and_(major == wanted_major, minor < wanted_minor))
+                return below if op is Operator.LT else or_(below, same)
+            case Operator.GT | Operator.GE:
+                above = or_(major > wanted_major, and_(major == wanted_major, minor > wanted_minor))
+                return above if op is Operator.GT else or_(above, same)
+
+    return resolve
+
+
+def unsupported_field(name: str) -> FieldResolver:
+    """A field oVirt's search knows but virtfleet holds no data for: refused, never ignored."""
+
+    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        raise InvalidInput(
+            f"The search field '{name}' is not supported: virtfleet keeps no data for it"
+        )
+
+    return resolve
+
+
+def _enum_key(name: str) -> str:
+    """oVirt spells enum values both ways (``PoweringUp``, ``powering_up``): compare them folded."""
+    return name.lower().replace("_", "")
+
+
+def _equality_only(op: Operator) -> None:
+    if op not in (Operator.EQ, Operator.NE):
+        raise InvalidInput(f"Invalid search operator '{op.value}': use = or != here")
+
+
 def enum_field(column: ColumnElement[str], allowed: Iterable[str]) -> FieldResolver:
     """Enumerated text (statuses): = and != only, value one of ``allowed`` in any case."""
-    canonical = {name.lower(): name for name in allowed}
+    canonical = {_enum_key(name): name for name in allowed}
     choices = ", ".join(sorted(canonical.values()))
 
     def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
-        if op not in (Operator.EQ, Operator.NE):
-            raise InvalidInput(f"Invalid search operator '{op.value}': use = or != here")
-        wanted = value.lower()
+        _equality_only(op)
+        wanted = _enum_key(value)
         if WILDCARD in wanted:
             regex = re.compile(".*".join(re.escape(part) for part in wanted.split(WILDCARD)))
             names = sorted(name for key, name in canonical.items() if regex.fullmatch(key))
@@ -196,18 +275,48 @@ def datetime_field(column: ColumnElement[datetime]) -> FieldResolver:
     return resolve
 
 
+Link = Callable[[ColumnElement[bool]], ColumnElement[bool]]
+"""Turns a condition on another table's rows into one on this table's rows (a cross-reference)."""
+
+
+def via(fk_column: ColumnElement[Any], target_id_column: Column[Any]) -> Link:
+    """Rows whose ``fk_column`` is the id (or key) of a matching row of the other table."""
+
+    def link(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        # the other table is read afresh even where an enclosing query reads it too
+        inner = select(target_id_column).where(condition)
+        return fk_column.in_(inner.correlate_except(target_id_column.table))
+
+    return link
+
+
+def through(*links: Link) -> Link:
+    """Several links one after another: ``through(vm_to_disk, disk_to_domain)``."""
+
+    def link(condition: ColumnElement[bool]) -> ColumnElement[bool]:
+        for step in reversed(links):
+            condition = step(condition)
+        return condition
+
+    return link
+
+
+def linked(link: Link, target_resolver: FieldResolver) -> FieldResolver:
+    """A field of another object reached through ``link``."""
+
+    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        return link(target_resolver(op, value, case_sensitive))
+
+    return resolve
+
+
 def related_field(
     fk_column: ColumnElement[Any],
-    target_id_column: ColumnElement[Any],
+    target_id_column: Column[Any],
     target_resolver: FieldResolver,
 ) -> FieldResolver:
     """A field of another object (``cluster``, ``host.name``) reached through a foreign key."""
-
-    def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
-        condition = target_resolver(op, value, case_sensitive)
-        return fk_column.in_(select(target_id_column).where(condition))
-
-    return resolve
+    return linked(via(fk_column, target_id_column), target_resolver)
 
 
 def aliases(names: Iterable[str], resolver: FieldResolver) -> dict[str, FieldResolver]:
