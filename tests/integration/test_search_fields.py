@@ -108,7 +108,7 @@ COLLECTIONS = {
 
 
 NAMES = (
-    "dc1 dc2 cl1 cl2 h1 h2 sd1 sd2 t1 t2 vm1 vm2 vm3 d1 d2 d3 net1 net2 p1 p2 nic1 nic2 nic3 "
+    "dc1 dc2 cl1 cl2 h1 h2 sd1 sd2 t0 t1 t2 vm1 vm2 vm3 d1 d2 d3 net1 net2 p1 p2 nic1 nic2 nic3 "
     "admin bob prod test j1 j2"
 )
 ID = {name: str(uuid.uuid4()) for name in NAMES.split()}
@@ -267,6 +267,8 @@ def build_world(database: Database) -> None:
                 version=m.TemplateVersion(version_name="v1", version_number=1),
             ),
         )
+        # t0 has neither cluster nor disks, as Blank: it serves every data center
+        repos.templates.insert(conn, m.Template(id=ID["t0"], name="t0"))
         # t2 has no cluster: its data center is its disk's
         repos.templates.insert(
             conn,
@@ -687,14 +689,16 @@ CASES: list[tuple[str, str, set[str]]] = [
     ("templates", "description=other*", {"t2"}),
     ("templates", "comment=golden", {"t1"}),
     ("templates", "os=other", {"t2"}),
-    ("templates", "creationdate>2000-01-01", {"t1", "t2"}),
+    ("templates", "creationdate>2000-01-01", {"t0", "t1", "t2"}),
     ("templates", "childcount=2", {"t1"}),
-    ("templates", "childcount<2", {"t2"}),
+    ("templates", "childcount<2", {"t0", "t2"}),
     ("templates", "mem=2048", {"t1"}),
     ("templates", "status=locked", {"t2"}),
     ("templates", "cluster=cl1", {"t1"}),
-    ("templates", "datacenter=dc1", {"t1"}),
-    ("templates", "datacenter=dc2", {"t2"}),
+    ("templates", "datacenter=dc1", {"t0", "t1"}),
+    ("templates", "datacenter=dc2", {"t0", "t2"}),
+    ("templates", "datacenter=dc9", set()),
+    ("templates", "name=t0 and datacenter=dc2", {"t0"}),
     ("templates", "architecture=x86_64", {"t1"}),
     ("templates", "version_name=v2", {"t2"}),
     ("templates", "vms.name=vm2", {"t2"}),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Table, func, literal, or_, select
+from sqlalchemy import ColumnElement, String, Table, and_, func, literal, or_, select
 
 from virtfleet.common.apimodel.enums import (
     Architecture,
@@ -183,6 +183,16 @@ def _datacenter_name(link: Link) -> FieldResolver:
     return linked(link, text_field(_DC.c.name))
 
 
+def _in_every_datacenter(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+    """A template bound to no cluster and no storage, when some data center matches."""
+    unbound = and_(
+        _T.c.cluster_id.is_(None),
+        ~select(_DA.c.id).where(_DA.c.template_id == _T.c.id).correlate(_T).exists(),
+    )
+    matching = select(_DC.c.id).where(text_field(_DC.c.name)(op, value, case_sensitive))
+    return and_(unbound, matching.exists())
+
+
 # --- the objects' own fields --------------------------------------------------------------------
 
 DATACENTER = Entity(
@@ -303,10 +313,11 @@ TEMPLATE = Entity(
         "status": enum_field(_T.c.status, _values(TemplateStatus)),
         "cluster": linked(TEMPLATE_TO_CLUSTER, text_field(_C.c.name)),
         # A template belongs to a data center through its cluster, or through the storage of
-        # its disks when it has no cluster (Blank has neither).
+        # its disks when it has no cluster; one with neither (Blank) serves every data center.
         "datacenter": _any_of(
             _datacenter_name(through(TEMPLATE_TO_CLUSTER, CLUSTER_TO_DATACENTER)),
             _datacenter_name(through(TEMPLATE_TO_DISK, DISK_TO_STORAGE, STORAGE_TO_DATACENTER)),
+            _in_every_datacenter,
         ),
         "architecture": linked(
             TEMPLATE_TO_CLUSTER,

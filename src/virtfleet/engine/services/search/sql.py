@@ -327,9 +327,16 @@ def aliases(names: Iterable[str], resolver: FieldResolver) -> dict[str, FieldRes
 def _lookup(mapping: Mapping[str, _T], name: str, what: str) -> _T:
     found = {key.lower(): item for key, item in mapping.items()}.get(name.lower())
     if found is None:
-        allowed = ", ".join(sorted(key.lower() for key in mapping)) or "none"
-        raise InvalidInput(f"Unknown {what} '{name}'; allowed: {allowed}")
+        raise InvalidInput(f"Unknown {what} '{name}'; allowed: {_allowed(mapping)}")
     return found
+
+
+def _allowed(mapping: Mapping[str, object]) -> str:
+    """The names a fault lists: plain fields, then the objects whose fields ``obj.field`` reach."""
+    keys = {key.lower() for key in mapping}
+    plain = ", ".join(sorted(key for key in keys if "." not in key)) or "none"
+    objects = sorted({key.split(".", 1)[0] for key in keys if "." in key})
+    return plain + (f"; and <object>.<field> for: {', '.join(objects)}" if objects else "")
 
 
 def compile_condition(
