@@ -855,6 +855,8 @@ def test_each_field_returns_exactly_the_matching_objects(
 
 def test_enum_values_match_in_any_case_and_in_ovirt_spelling(world: Database) -> None:
     assert search(world, "vms", "status=UP") == {"vm1"}
+    assert search(world, "vms", "status=MigratingTo or status=MigratingFrom") == {"vm3"}
+    assert search(world, "vms", "status=PoweringUp") == set()
     assert search(world, "hosts", "external_status=Error") == {"h2"}
     assert search(world, "templates", "status=Locked") == {"t2"}
 

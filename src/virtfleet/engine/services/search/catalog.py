@@ -11,7 +11,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, Table, and_, func, literal, or_, select
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    String,
+    Table,
+    and_,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+)
 
 from virtfleet.common.apimodel.enums import (
     Architecture,
@@ -86,8 +97,8 @@ def doc_text(table: Table, *path: str) -> ColumnElement[str]:
 
 
 def doc_int(table: Table, *path: str) -> ColumnElement[int]:
-    value: ColumnElement[int] = _doc(table, *path).as_integer()
-    return value
+    """A 64-bit integer inside a document (sizes in bytes overflow PostgreSQL's ``integer``)."""
+    return cast(_doc(table, *path).as_string(), BigInteger)
 
 
 def doc_float(table: Table, *path: str) -> ColumnElement[float]:
@@ -250,12 +261,18 @@ HOST = Entity(
     ),
 )
 
+# oVirt's engine-side VM statuses that the API (and virtfleet) name otherwise
+_OVIRT_VM_STATUSES = {
+    "MigratingFrom": VmStatus.MIGRATING.value,
+    "MigratingTo": VmStatus.MIGRATING.value,
+}
+
 _VM_TEXT = {**_common(_V), "id": text_field(_V.c.id)}
 
 VM = Entity(
     {
         **_VM_TEXT,
-        "status": enum_field(_V.c.status, _values(VmStatus)),
+        "status": enum_field(_V.c.status, _values(VmStatus), _OVIRT_VM_STATUSES),
         "on_host": linked(VM_TO_HOST, text_field(_H.c.name)),
         "fqdn": text_field(doc_text(_V, "fqdn")),
         "os": text_field(doc_text(_V, "os", "type")),

@@ -12,7 +12,20 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Boolean, Column, String, and_, false, func, literal, not_, or_, select, true
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    String,
+    and_,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
@@ -123,9 +136,11 @@ def int_field(column: ColumnElement[int], unit: int = 1) -> FieldResolver:
     """Integer: every operator; the value must be a decimal integer, counted in ``unit``s of the
     column (oVirt searches memory in MiB and storage space in GiB where virtfleet keeps bytes)."""
 
+    bits = 64 if isinstance(column.type, BigInteger) else 32
+
     def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
         number = parse_int(value) * unit
-        if not _INT64_MIN <= number <= _INT64_MAX:
+        if not -(2 ** (bits - 1)) <= number < 2 ** (bits - 1):
             raise InvalidInput(f"Invalid search value '{value}': integer out of range")
         return _compare(column, op, number)
 
@@ -205,17 +220,21 @@ def _equality_only(op: Operator) -> None:
         raise InvalidInput(f"Invalid search operator '{op.value}': use = or != here")
 
 
-def enum_field(column: ColumnElement[str], allowed: Iterable[str]) -> FieldResolver:
-    """Enumerated text (statuses): = and != only, value one of ``allowed`` in any case."""
+def enum_field(
+    column: ColumnElement[str], allowed: Iterable[str], aliases: Mapping[str, str] | None = None
+) -> FieldResolver:
+    """Enumerated text (statuses): = and != only, value one of ``allowed`` in any case;
+    ``aliases`` are other names for allowed values (oVirt's ``MigratingTo`` for ``migrating``)."""
     canonical = {_enum_key(name): name for name in allowed}
     choices = ", ".join(sorted(canonical.values()))
+    canonical.update({_enum_key(other): name for other, name in (aliases or {}).items()})
 
     def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
         _equality_only(op)
         wanted = _enum_key(value)
         if WILDCARD in wanted:
             regex = re.compile(".*".join(re.escape(part) for part in wanted.split(WILDCARD)))
-            names = sorted(name for key, name in canonical.items() if regex.fullmatch(key))
+            names = sorted({name for key, name in canonical.items() if regex.fullmatch(key)})
         else:
             names = [canonical[wanted]] if wanted in canonical else []
         if not names:
