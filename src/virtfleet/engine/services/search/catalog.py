@@ -43,6 +43,7 @@ from virtfleet.common.apimodel.enums import (
     VmType,
 )
 from virtfleet.common.errors import InvalidInput
+from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.services.search.ast import Operator
 from virtfleet.engine.services.search.entities import CrossRef, Entity, Searchable
@@ -224,7 +225,11 @@ CLUSTER = Entity(
     }
 )
 
-_VM_ON_HOST = (_V.c.host_id == _H.c.id, _V.c.status != VmStatus.DOWN.value)
+# a host's active VMs and committed memory: those holding memory on it, as the scheduler counts
+_VM_ON_HOST = (
+    _V.c.host_id == _H.c.id,
+    _V.c.status.in_(sorted(status.value for status in HOLDING_VM_STATUSES)),
+)
 
 HOST = Entity(
     {
