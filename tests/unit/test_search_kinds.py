@@ -80,7 +80,10 @@ def engine() -> Iterator[sa.Engine]:
                 dict(id=3, rack_id=None, flag=None, size=None, speed=None, major=3, minor=9),
             ],
         )
-        conn.execute(items.insert(), [{"id": 1, "box_id": 2, "label": "cable"}])
+        conn.execute(
+            items.insert(),
+            [{"id": 1, "box_id": 2, "label": "cable"}, {"id": 2, "box_id": None, "label": "loose"}],
+        )
     yield created
     created.dispose()
 
@@ -183,3 +186,14 @@ def test_unknown_fields_list_plain_names_and_the_objects_reached_by_dots() -> No
     fields = {"name": FIELDS["rack"], "host.name": FIELDS["rack"], "host.status": FIELDS["rack"]}
     with pytest.raises(InvalidInput, match=r"allowed: name; and <object>.<field> for: host$"):
         compile_condition(Comparison("colour", Operator.EQ, "x"), fields, case_sensitive=True)
+
+
+def test_a_link_is_false_not_null_where_nothing_relates(engine: sa.Engine) -> None:
+    # box 3 has no rack, and the loose item is in no box: negations must still hold
+    not_in_r1 = sa.not_(FIELDS["rack"](Operator.EQ, "r1", True))
+    without_cable = sa.not_(FIELDS["item"](Operator.EQ, "cable", True))
+    without_loose = sa.not_(FIELDS["item"](Operator.EQ, "loose", True))
+    with engine.connect() as conn:
+        assert set(conn.scalars(sa.select(boxes.c.id).where(not_in_r1))) == {2, 3}
+        assert set(conn.scalars(sa.select(boxes.c.id).where(without_cable))) == {1, 3}
+        assert set(conn.scalars(sa.select(boxes.c.id).where(without_loose))) == {1, 2, 3}

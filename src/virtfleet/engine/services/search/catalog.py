@@ -20,6 +20,7 @@ from sqlalchemy import (
     cast,
     func,
     literal,
+    not_,
     or_,
     select,
 )
@@ -121,7 +122,7 @@ def _version(table: Table, *path: str) -> FieldResolver:
 
 
 def _topology_product(table: Table, *parts: str) -> ColumnElement[int]:
-    """Product of CPU topology parts, each 1 when absent (as a VM with no topology has one)."""
+    """Product of CPU topology parts, each 1 when absent: ``core.derived.vcpu_count`` in SQL."""
     product: ColumnElement[int] = literal(1)
     for part in parts:
         product = product * func.coalesce(doc_int(table, "cpu", "topology", part), 1)
@@ -138,9 +139,9 @@ def _count(table: Table, outer: Table, *where: ColumnElement[bool]) -> ColumnEle
 
 def _usage_field(table: Table, usage: str) -> FieldResolver:
     """Whether a network's ``usages`` list holds ``usage`` (``vmnetwork=true``)."""
+    # the list as JSON text (``["vm","display"]``); usages are fixed words, so a quoted one is it
     serialized = func.coalesce(doc_text(table, "usages"), "")
-    resolve_flag = bool_field(serialized.like(f'%"{usage}"%'))
-    return resolve_flag
+    return bool_field(serialized.like(f'%"{usage}"%'))
 
 
 def _allocation_field(sparse: ColumnElement[bool]) -> FieldResolver:
@@ -158,9 +159,12 @@ def _allocation_field(sparse: ColumnElement[bool]) -> FieldResolver:
 
 
 def _any_of(*resolvers: FieldResolver) -> FieldResolver:
-    """Matches when any of ``resolvers`` does (a user's name in either of its spellings)."""
+    """One field answered several ways (a user's login in either spelling, a template's data
+    center by cluster or by storage): any of them matches; ``!=`` means none equals."""
 
     def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        if op is Operator.NE:
+            return not_(or_(*(r(Operator.EQ, value, case_sensitive) for r in resolvers)))
         return or_(*(r(op, value, case_sensitive) for r in resolvers))
 
     return resolve

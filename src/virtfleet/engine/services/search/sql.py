@@ -303,8 +303,11 @@ def via(fk_column: ColumnElement[Any], target_id_column: Column[Any]) -> Link:
 
     def link(condition: ColumnElement[bool]) -> ColumnElement[bool]:
         # the other table is read afresh even where an enclosing query reads it too
-        inner = select(target_id_column).where(condition)
-        return fk_column.in_(inner.correlate_except(target_id_column.table))
+        # false, never NULL, where nothing relates (no NULL on either side of IN), so that
+        # a negation of it holds
+        inner = select(target_id_column).where(target_id_column.is_not(None), condition)
+        matched = fk_column.in_(inner.correlate_except(target_id_column.table))
+        return and_(fk_column.is_not(None), matched)
 
     return link
 
