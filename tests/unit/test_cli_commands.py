@@ -666,6 +666,8 @@ def test_up_hands_its_options_to_run_up(monkeypatch: pytest.MonkeyPatch, tmp_pat
             "55000",
             "--local-driver",
             "test",
+            "--database-url",
+            "postgresql://vf:pw@db/vf",
         ],
     )
 
@@ -679,5 +681,6 @@ def test_up_hands_its_options_to_run_up(monkeypatch: pytest.MonkeyPatch, tmp_pat
             "agent_port": 55000,
             "local_driver": "test",
             "libvirt_uri": None,
+            "database_url": "postgresql://vf:pw@db/vf",
         }
     ]
