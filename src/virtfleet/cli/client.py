@@ -12,12 +12,11 @@ import httpx
 
 from virtfleet.common.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     NotAuthenticated,
     NotFound,
-    PayloadTooLarge,
     VirtfleetError,
+    error_class,
 )
 
 log = logging.getLogger(__name__)
@@ -30,15 +29,6 @@ JsonObject = dict[str, Any]
 Verify = ssl.SSLContext | bool
 PasswordProvider = Callable[[], str | None]
 TokenListener = Callable[[str], None]
-
-_STATUS_ERRORS: Mapping[int, type[VirtfleetError]] = {
-    400: InvalidInput,
-    401: NotAuthenticated,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    413: PayloadTooLarge,
-}
 
 
 class ConnectionFailed(VirtfleetError):
@@ -87,7 +77,8 @@ def _search_term(name: str) -> str:
 
 
 def _error_from_response(response: httpx.Response) -> VirtfleetError:
-    """Turn a non-2xx reply (fault or SSO error body) into the matching domain error."""
+    """Turn a non-2xx reply into a domain error: a fault (or SSO error body) into the error its
+    status declares; anything else (a proxy's page) into a plain error naming the status."""
     reason: str | None = None
     detail = ""
     try:
@@ -100,7 +91,11 @@ def _error_from_response(response: httpx.Response) -> VirtfleetError:
     if not detail:
         text = "" if isinstance(body, dict) else response.text.strip()[:200]
         detail = text or response.reason_phrase or f"HTTP {response.status_code}"
-    cls = _STATUS_ERRORS.get(response.status_code, VirtfleetError)
+    cls = (
+        error_class("http_status", response.status_code)
+        if isinstance(body, dict)
+        else VirtfleetError
+    )
     error = cls(detail, reason=str(reason) if reason else None)
     if cls is VirtfleetError and not reason:
         error.reason = f"HTTP {response.status_code}"
