@@ -27,7 +27,7 @@ from virtfleet.common.apimodel.enums import HostStatus, StorageDomainStatus, Sto
 from virtfleet.common.errors import InvalidInput, VirtfleetError
 from virtfleet.common.logsetup import configure_logging
 from virtfleet.common.protocol import DEFAULT_AGENT_PORT
-from virtfleet.common.settingsfile import describe_errors
+from virtfleet.common.validation import describe_errors
 from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.context import EngineContext
 from virtfleet.engine.main import engine_url, prepare, serve

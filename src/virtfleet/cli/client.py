@@ -6,10 +6,13 @@ import logging
 import ssl
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
+from virtfleet.common.apimodel import ApiObject, ApiStruct
+from virtfleet.common.apimodel.jsondecode import from_json_data
 from virtfleet.common.errors import (
     Conflict,
     InvalidInput,
@@ -18,6 +21,7 @@ from virtfleet.common.errors import (
     VirtfleetError,
     error_class,
 )
+from virtfleet.common.validation import describe_errors
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +30,7 @@ TOKEN_PATH = "/ovirt-engine/sso/oauth/token"
 CA_PATH = "/ovirt-engine/services/pki-resource"
 
 JsonObject = dict[str, Any]
+T = TypeVar("T", bound=ApiStruct)
 Verify = ssl.SSLContext | bool
 PasswordProvider = Callable[[], str | None]
 TokenListener = Callable[[str], None]
@@ -35,6 +40,17 @@ class ConnectionFailed(VirtfleetError):
     """The engine could not be reached or its TLS certificate was not trusted."""
 
     reason = "Connection failed"
+
+
+def decode_reply(data: JsonObject, cls: type[T], what: str) -> T:
+    """A reply as the API model the engine itself declares (``common.apimodel``)."""
+    try:
+        return from_json_data(data, cls)
+    except ValidationError as exc:
+        raise VirtfleetError(
+            f"{what}: the reply is not a valid {cls.__name__}: {describe_errors(exc, 'field')}",
+            reason="Unexpected reply",
+        ) from None
 
 
 def normalize_url(url: str) -> str:
@@ -248,6 +264,29 @@ class ApiClient:
     def delete(self, path: str) -> JsonObject:
         return self.request("DELETE", path)
 
+    def get_as(self, path: str, cls: type[T], params: Mapping[str, str | int] | None = None) -> T:
+        return decode_reply(self.get(path, params), cls, f"GET {path}")
+
+    def post_as(self, path: str, body: JsonObject, cls: type[T]) -> T:
+        return decode_reply(self.post(path, body), cls, f"POST {path}")
+
+    def delete_as(self, path: str, cls: type[T]) -> T:
+        return decode_reply(self.delete(path), cls, f"DELETE {path}")
+
+    def list_as(
+        self,
+        collection: str,
+        key: str,
+        cls: type[T],
+        *,
+        search: str | None = None,
+        max_items: int | None = None,
+        extra: Mapping[str, str | int] | None = None,
+    ) -> list[T]:
+        """GET a collection and decode its items as ``cls``."""
+        items = self.list_items(collection, key, search=search, max_items=max_items, extra=extra)
+        return [decode_reply(item, cls, f"GET /{collection}") for item in items]
+
     def list_items(
         self,
         collection: str,
@@ -272,11 +311,11 @@ class ApiClient:
         """Turn a NAME into its id through ``search=name=NAME``; an id is returned as is."""
         if is_id(name_or_id):
             return name_or_id
-        found = self.list_items(collection, key, search=_search_term(name_or_id))
-        matches = [item for item in found if item.get("name") == name_or_id]
+        found = self.list_as(collection, key, ApiObject, search=_search_term(name_or_id))
+        matches = [item for item in found if item.name == name_or_id and item.id]
         label = label or key.replace("_", " ")
         if not matches:
             raise NotFound(f"no {label} named {name_or_id!r}")
         if len(matches) > 1:
             raise Conflict(f"several {label}s are named {name_or_id!r}; use the id")
-        return str(matches[0]["id"])
+        return str(matches[0].id)

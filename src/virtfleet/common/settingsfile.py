@@ -11,31 +11,15 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from virtfleet.common.errors import InvalidInput
+from virtfleet.common.validation import describe_errors
 
 M = TypeVar("M", bound=BaseModel)
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-
-
-def _describe(error: Any) -> str:
-    key = ".".join(str(part) for part in error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if not key:
-        return message
-    if error["type"] == "extra_forbidden":
-        return f"unknown setting {key!r}"
-    if error["type"] == "missing":
-        return f"missing setting {key!r}"
-    return f"setting {key!r}: {message}"
-
-
-def describe_errors(error: ValidationError) -> str:
-    """One line naming every refused key, in file order."""
-    return "; ".join(_describe(item) for item in error.errors())
 
 
 def read_settings(model: type[M], path: Path, *, what: str, path_keys: Iterable[str] = ()) -> M:
