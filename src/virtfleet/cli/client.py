@@ -267,8 +267,10 @@ class ApiClient:
     def get_as(self, path: str, cls: type[T], params: Mapping[str, str | int] | None = None) -> T:
         return decode_reply(self.get(path, params), cls, f"GET {path}")
 
-    def post_as(self, path: str, body: JsonObject, cls: type[T]) -> T:
-        return decode_reply(self.post(path, body), cls, f"POST {path}")
+    def post_as(self, path: str, body: ApiStruct, cls: type[T]) -> T:
+        """POST an API object (by its wire names, unset fields left out); the reply as ``cls``."""
+        data = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return decode_reply(self.post(path, data), cls, f"POST {path}")
 
     def delete_as(self, path: str, cls: type[T]) -> T:
         return decode_reply(self.delete(path), cls, f"DELETE {path}")

@@ -58,12 +58,9 @@ def add(
     """Add a host (the engine installs it) and wait until it is up."""
     password = read_password(password_stdin, f"root password of {address}")
     client = connect(ctx)
-    body = {
-        "name": name,
-        "address": address,
-        "root_password": password,
-        "cluster": {"name": cluster},
-    }
+    body = m.Host(
+        name=name, address=address, root_password=password, cluster=m.Cluster(name=cluster)
+    )
     created = client.post_as("/hosts", body, m.Host)
     host_id = str(created.id)
     label = f"host {name}"
@@ -98,7 +95,7 @@ def _host_action(
 ) -> None:
     client = connect(ctx)
     host_id = HOSTS.resolve(client, name)
-    reply = client.post_as(f"{HOSTS.path(host_id)}/{action}", {}, m.Action)
+    reply = client.post_as(f"{HOSTS.path(host_id)}/{action}", m.Action(), m.Action)
     label = f"host {name}"
     failures = _BROKEN if target_status == "up" else frozenset()
     target = StatusTarget(m.Host, HOSTS.path(host_id), label, frozenset({target_status}), failures)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -24,9 +24,8 @@ from virtfleet.cli.commands.datacenter import DATACENTERS
 from virtfleet.cli.output import Column, attr, human_bytes
 from virtfleet.cli.progress import StatusTarget
 from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.enums import StorageDomainType
 from virtfleet.common.errors import Conflict, InvalidInput
-
-JsonObject = dict[str, Any]
 
 STORAGE_DOMAINS = Resource(
     collection="storagedomains",
@@ -83,12 +82,17 @@ def add(
     """Create a data storage domain and wait until it is ready."""
     if storage_type is StorageType.NFS and not address:
         raise InvalidInput("an NFS storage domain needs --address")
-    storage: JsonObject = {"type": storage_type.value, "path": path}
-    if address:
-        storage["address"] = address
-    if vfs_type:
-        storage["vfs_type"] = vfs_type
-    body = {"name": name, "type": "data", "storage": storage, "host": {"name": host}}
+    body = m.StorageDomain(
+        name=name,
+        type=StorageDomainType.DATA,
+        storage=m.HostStorage(
+            type=m.StorageType(storage_type.value),
+            path=path,
+            address=address or None,
+            vfs_type=vfs_type or None,
+        ),
+        host=m.Host(name=host),
+    )
     client = connect(ctx)
     created = client.post_as(f"/{STORAGE_DOMAINS.collection}", body, m.StorageDomain)
     label = f"storage domain {name}"
@@ -140,7 +144,7 @@ def attach(
     client = connect(ctx)
     sd_id, dc_id = _locate(client, name, datacenter)
     reply = client.post_as(
-        f"{DATACENTERS.path(dc_id)}/storagedomains", {"id": sd_id}, m.StorageDomain
+        f"{DATACENTERS.path(dc_id)}/storagedomains", m.StorageDomain(id=sd_id), m.StorageDomain
     )
     label = f"storage domain {name}"
     settled = _SETTLED - {"unattached"}
@@ -168,7 +172,7 @@ def _dc_action(
     wait, poll_interval, timeout = options
     client = connect(ctx)
     sd_id, dc_id = _locate(client, name, datacenter)
-    reply = client.post_as(f"{_attachment(dc_id, sd_id)}/{action}", {}, m.Action)
+    reply = client.post_as(f"{_attachment(dc_id, sd_id)}/{action}", m.Action(), m.Action)
     label = f"storage domain {name}"
     finish(
         ctx,

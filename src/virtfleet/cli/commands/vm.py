@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -28,8 +28,6 @@ from virtfleet.cli.profile import load_profile, profile_path, resolve_connection
 from virtfleet.cli.progress import StatusTarget
 from virtfleet.common import apimodel as m
 from virtfleet.common.errors import InvalidInput
-
-JsonObject = dict[str, Any]
 
 
 def _cpu_count(vm: m.Vm) -> int | None:
@@ -115,16 +113,15 @@ def create(
     description: Annotated[str | None, typer.Option(help="Free text.")] = None,
 ) -> None:
     """Create a VM from a template."""
-    body: JsonObject = {
-        "name": name,
-        "cluster": {"name": cluster},
-        "template": {"name": template},
-        "memory": parse_size(memory),
-    }
+    body = m.Vm(
+        name=name,
+        cluster=m.Cluster(name=cluster),
+        template=m.Template(name=template),
+        memory=parse_size(memory),
+        description=description,
+    )
     if cpus is not None:
-        body["cpu"] = {"topology": {"sockets": cpus, "cores": 1, "threads": 1}}
-    if description is not None:
-        body["description"] = description
+        body.cpu = m.Cpu(topology=m.CpuTopology(sockets=cpus, cores=1, threads=1))
     created = connect(ctx).post_as("/vms", body, m.Vm)
     if get_state(ctx).output is OutputFormat.JSON:
         output.print_json(output.as_json(created))
@@ -142,7 +139,7 @@ def _register_action(action: str, targets: frozenset[str], after: frozenset[str]
     ) -> None:
         client = connect(ctx)
         vm_id = VMS.resolve(client, name)
-        reply = client.post_as(f"{VMS.path(vm_id)}/{action}", {}, m.Action)
+        reply = client.post_as(f"{VMS.path(vm_id)}/{action}", m.Action(), m.Action)
         label = f"VM {name}"
         target = (
             StatusTarget(m.Vm, VMS.path(vm_id), label, targets, failures_after_change=after)
