@@ -17,16 +17,20 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import ValidationError
+
 from virtfleet.agent.config import AgentConfig
 from virtfleet.agent.hypervisor.testdriver.node import write_node_file
 from virtfleet.agent.main import running_agent
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import HostStatus, StorageDomainStatus, StorageDomainType
 from virtfleet.common.errors import InvalidInput, VirtfleetError
+from virtfleet.common.logsetup import configure_logging
 from virtfleet.common.protocol import DEFAULT_AGENT_PORT
+from virtfleet.common.validation import describe_errors
 from virtfleet.engine.assembly import Engine
 from virtfleet.engine.config import EngineConfig
-from virtfleet.engine.main import configure_logging, engine_url, prepare, serve
+from virtfleet.engine.main import engine_url, prepare, serve
 from virtfleet.engine.services.base import ROOT, ListQuery, Options, Scope
 from virtfleet.localhost_check import check_local_host, default_uri
 
@@ -180,7 +184,7 @@ async def _agents(stack: AsyncExitStack, planned: Sequence[PlannedHost]) -> None
         await stack.enter_async_context(running_agent(host.config))
 
 
-async def _run(config: EngineConfig, planned: Sequence[PlannedHost]) -> None:
+async def _run(config: EngineConfig, planned: Sequence[PlannedHost], storage_dir: Path) -> None:
     ctx, tls, generated = await asyncio.to_thread(prepare, config)
     if generated:
         print(f"admin@internal password (shown once): {generated}", flush=True)
@@ -195,8 +199,7 @@ async def _run(config: EngineConfig, planned: Sequence[PlannedHost]) -> None:
         print(f"CA certificate: {config.pki_dir / 'ca.crt'}", flush=True)
         try:
             await register_hosts(ctx, planned)
-            if config.storage_dir is not None:
-                await ensure_local_storage(ctx, config.storage_dir)
+            await ensure_local_storage(ctx, storage_dir)
         except VirtfleetError as exc:
             log.error("setting up the local hosts failed: %s", exc.detail)
 
@@ -214,17 +217,26 @@ def run_up(
     agent_port: int = DEFAULT_AGENT_PORT,
     local_driver: str = QEMU_DRIVER,
     libvirt_uri: str | None = None,
+    database_url: str | None = None,
 ) -> None:
     configure_logging()
     data_dir = data_dir.expanduser().absolute()
     uri = local_uri(local_driver, libvirt_uri, os.geteuid())
-    config = EngineConfig(
-        data_dir=data_dir / "engine",
-        listen_host=listen,
-        port=port,
-        storage_dir=data_dir / "storage",
-    )
+    config = engine_config(data_dir, listen=listen, port=port, database_url=database_url)
+    storage_dir = data_dir / "storage"
     if uri is not None:
-        check_local_host(uri, data_dir / "storage")
+        check_local_host(uri, storage_dir)
     planned = plan_hosts(data_dir, simulate, agent_port, uri)
-    asyncio.run(_run(config, planned))
+    asyncio.run(_run(config, planned, storage_dir))
+
+
+def engine_config(
+    data_dir: Path, *, listen: str, port: int, database_url: str | None
+) -> EngineConfig:
+    """The all-in-one engine's settings; a bad ``--database-url`` is refused by name."""
+    try:
+        return EngineConfig(
+            data_dir=data_dir / "engine", listen_host=listen, port=port, database_url=database_url
+        )
+    except ValidationError as exc:
+        raise InvalidInput(f"virtfleet up: {describe_errors(exc)}") from None

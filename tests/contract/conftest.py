@@ -123,24 +123,48 @@ def wait_for_status(get: Callable[[], T], wanted: object, timeout: float = 60.0)
         raise TimeoutError(f"{exc}; last status {seen[0] if seen else None}") from None
 
 
-def _engine_command(data_dir: Path, port: int, agent_base: int, simulate: int) -> list[str]:
-    script = Path(sys.executable).parent / "virtfleet"
-    args = [
-        "up",
-        "--data-dir",
-        str(data_dir),
-        "--port",
-        str(port),
-        "--agent-port",
-        str(agent_base),
-        "--simulate",
-        str(simulate),
-        "--local-driver",
-        "test",
-    ]
-    if script.exists():
-        return [str(script), *args]
-    return [sys.executable, "-c", "from virtfleet.cli.main import app; app()", *args]
+@dataclass(frozen=True)
+class EngineSetup:
+    """What one ``virtfleet up`` is started with; the same setup starts it again after a stop."""
+
+    data_dir: Path
+    port: int
+    agent_base: int
+    simulate: int
+    password: str
+    database_url: str | None = None
+
+    @classmethod
+    def fresh(cls, simulate: int, database_url: str | None = None) -> EngineSetup:
+        return cls(
+            data_dir=Path(tempfile.mkdtemp(prefix="virtfleet-contract-")),
+            port=free_port(),
+            agent_base=free_port_run(simulate + 1),
+            simulate=simulate,
+            password=secrets.token_urlsafe(16),
+            database_url=database_url,
+        )
+
+    def command(self) -> list[str]:
+        script = Path(sys.executable).parent / "virtfleet"
+        args = [
+            "up",
+            "--data-dir",
+            str(self.data_dir),
+            "--port",
+            str(self.port),
+            "--agent-port",
+            str(self.agent_base),
+            "--simulate",
+            str(self.simulate),
+            "--local-driver",
+            "test",
+        ]
+        if self.database_url is not None:
+            args += ["--database-url", self.database_url]
+        if script.exists():
+            return [str(script), *args]
+        return [sys.executable, "-c", "from virtfleet.cli.main import app; app()", *args]
 
 
 def _health_ok(engine: LiveEngine) -> bool | None:
@@ -179,18 +203,15 @@ def stop_engine(engine: LiveEngine) -> None:
 
 
 @contextlib.contextmanager
-def running_engine(simulate: int = 2) -> Iterator[LiveEngine]:
-    """A ``virtfleet up`` subprocess with its own data dir, ports and admin password."""
-    data_dir = Path(tempfile.mkdtemp(prefix="virtfleet-contract-"))
-    port = free_port()
-    agent_base = free_port_run(simulate + 1)
-    password = secrets.token_urlsafe(16)
-    env = dict(os.environ, VIRTFLEET_ADMIN_PASSWORD=password)
-    # the engine keeps its embedded SQLite in data_dir even during a PostgreSQL test run
+def engine_process(setup: EngineSetup) -> Iterator[LiveEngine]:
+    """``virtfleet up`` running for the block, stopped by PID after it; the data dir is kept."""
+    env = dict(os.environ, VIRTFLEET_ADMIN_PASSWORD=setup.password)
+    # without --database-url the engine keeps its embedded SQLite in data_dir, even during a
+    # PostgreSQL test run
     env.pop("VIRTFLEET_DATABASE_URL", None)
-    log = (data_dir / "engine.log").open("wb")
+    log = (setup.data_dir / "engine.log").open("ab")
     process = subprocess.Popen(
-        _engine_command(data_dir, port, agent_base, simulate),
+        setup.command(),
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -198,10 +219,10 @@ def running_engine(simulate: int = 2) -> Iterator[LiveEngine]:
     )
     engine = LiveEngine(
         process=process,
-        data_dir=data_dir,
-        port=port,
-        agent_ports=tuple(agent_base + i for i in range(simulate + 1)),
-        password=password,
+        data_dir=setup.data_dir,
+        port=setup.port,
+        agent_ports=tuple(setup.agent_base + i for i in range(setup.simulate + 1)),
+        password=setup.password,
     )
     try:
         wait_until(lambda: _health_ok(engine), START_TIMEOUT_S, "the engine's health check")
@@ -211,7 +232,17 @@ def running_engine(simulate: int = 2) -> Iterator[LiveEngine]:
             stop_engine(engine)
         finally:
             log.close()
-            shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def running_engine(simulate: int = 2) -> Iterator[LiveEngine]:
+    """A ``virtfleet up`` subprocess with its own data dir, ports and admin password."""
+    setup = EngineSetup.fresh(simulate)
+    try:
+        with engine_process(setup) as engine:
+            yield engine
+    finally:
+        shutil.rmtree(setup.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -258,7 +258,7 @@ async def test_a_console_the_host_cannot_open_closes_with_the_hosts_reason(
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), WAIT_S)
     assert closed.value.rcvd is not None
-    assert closed.value.rcvd.code == 4500
+    assert closed.value.rcvd.code == 4502  # the host failed (AgentError)
     assert "not supported" in closed.value.rcvd.reason
 
 

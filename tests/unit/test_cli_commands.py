@@ -497,7 +497,13 @@ def test_event_follow_polls_with_from_the_last_id_until_ctrl_c(
         froms.append(after)
         if len(froms) == 1:
             return [
-                {"id": "4", "time": "t", "severity": "warning", "code": 9, "description": "event 4"}
+                {
+                    "id": "4",
+                    "time": "2026-01-01T00:00:04Z",
+                    "severity": "warning",
+                    "code": 9,
+                    "description": "event 4",
+                }
             ]
         if len(froms) == 2:
             return []
@@ -545,7 +551,7 @@ def test_host_activation_fails_when_the_host_becomes_non_operational(
     run: Callable[..., Any], engine: FakeEngine
 ) -> None:
     engine.add("hosts", name="h2", status="maintenance", address="10.0.0.6")
-    engine.action_scripts["activate"] = ["activating", "non_operational"]
+    engine.action_scripts["activate"] = ["connecting", "non_operational"]
 
     result = run("host", "activate", "h2")
 
@@ -666,6 +672,8 @@ def test_up_hands_its_options_to_run_up(monkeypatch: pytest.MonkeyPatch, tmp_pat
             "55000",
             "--local-driver",
             "test",
+            "--database-url",
+            "postgresql://vf:pw@db/vf",
         ],
     )
 
@@ -679,5 +687,6 @@ def test_up_hands_its_options_to_run_up(monkeypatch: pytest.MonkeyPatch, tmp_pat
             "agent_port": 55000,
             "local_driver": "test",
             "libvirt_uri": None,
+            "database_url": "postgresql://vf:pw@db/vf",
         }
     ]

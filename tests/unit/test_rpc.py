@@ -10,7 +10,6 @@ from virtfleet.common import rpc
 from virtfleet.common.errors import (
     AgentError,
     Conflict,
-    HostUnreachable,
     InvalidInput,
     NotAuthenticated,
     NotFound,
@@ -98,10 +97,10 @@ def test_a_custom_reason_survives_the_wire() -> None:
     assert sent.reason == "VM is locked"
 
 
-def test_other_domain_errors_arrive_as_agent_errors() -> None:
-    sent = error_for_wire(HostUnreachable("storage server gone"))
+def test_an_agent_error_arrives_as_an_agent_error() -> None:
+    sent = error_for_wire(AgentError("qemu-img failed"))
     assert type(sent) is AgentError
-    assert sent.detail == "storage server gone"
+    assert sent.detail == "qemu-img failed"
 
 
 def test_unexpected_exceptions_hide_their_message() -> None:

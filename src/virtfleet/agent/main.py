@@ -12,17 +12,15 @@ from pathlib import Path
 from virtfleet.agent.config import AgentConfig
 from virtfleet.agent.identity import AgentIdentity
 from virtfleet.agent.server import AgentServer
+from virtfleet.common.logsetup import configure_logging
 
 log = logging.getLogger(__name__)
 
 
 def run_agent(config_path: Path) -> None:
     """Serve the agent described by ``config_path`` until SIGINT or SIGTERM, then stop cleanly."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-        )
     config = AgentConfig.load(config_path)
+    configure_logging(config.log_level)
     asyncio.run(_serve(config))
 
 

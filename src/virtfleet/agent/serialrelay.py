@@ -3,7 +3,8 @@
 The engine opens ``wss://host:54321/consoles/serial/<vm id>`` with its client certificate. The
 console's output arrives from the driver's thread and leaves as binary frames; frames from the
 engine are written to the guest's serial port. A console that cannot be opened closes the
-WebSocket with a 4xxx code whose reason says why (4404 no such VM, 4409 not running).
+WebSocket with the close code its error declares (``common.errors``: 4404 no such VM, 4409 not
+running) and a reason that says why.
 """
 
 from __future__ import annotations
@@ -16,25 +17,18 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from virtfleet.agent.hypervisor.base import HypervisorDriver, SerialConsole
-from virtfleet.common.errors import Conflict, NotAuthenticated, NotFound, VirtfleetError
+from virtfleet.common.errors import VirtfleetError
 
 log = logging.getLogger(__name__)
 
-CLOSE_NOT_AUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404
-CLOSE_CONFLICT = 4409
-CLOSE_FAILED = 4500
 _MAX_REASON = 120  # a close frame's reason must fit in 123 bytes
 
 
 def close_code(error: Exception) -> int:
-    if isinstance(error, NotAuthenticated):
-        return CLOSE_NOT_AUTHENTICATED
-    if isinstance(error, NotFound):
-        return CLOSE_NOT_FOUND
-    if isinstance(error, Conflict):
-        return CLOSE_CONFLICT
-    return CLOSE_FAILED
+    """The close code ``error`` declares; anything else is a failure of no declared kind."""
+    if isinstance(error, VirtfleetError):
+        return error.close_code
+    return VirtfleetError.close_code
 
 
 async def refuse(ws: ServerConnection, error: VirtfleetError) -> None:

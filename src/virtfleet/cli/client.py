@@ -6,19 +6,22 @@ import logging
 import ssl
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+from pydantic import ValidationError
 
+from virtfleet.common.apimodel import ApiObject, ApiStruct
+from virtfleet.common.apimodel.jsondecode import from_json_data
 from virtfleet.common.errors import (
     Conflict,
-    Forbidden,
     InvalidInput,
     NotAuthenticated,
     NotFound,
-    PayloadTooLarge,
     VirtfleetError,
+    error_class,
 )
+from virtfleet.common.validation import describe_errors
 
 log = logging.getLogger(__name__)
 
@@ -27,24 +30,27 @@ TOKEN_PATH = "/ovirt-engine/sso/oauth/token"
 CA_PATH = "/ovirt-engine/services/pki-resource"
 
 JsonObject = dict[str, Any]
+T = TypeVar("T", bound=ApiStruct)
 Verify = ssl.SSLContext | bool
 PasswordProvider = Callable[[], str | None]
 TokenListener = Callable[[str], None]
-
-_STATUS_ERRORS: Mapping[int, type[VirtfleetError]] = {
-    400: InvalidInput,
-    401: NotAuthenticated,
-    403: Forbidden,
-    404: NotFound,
-    409: Conflict,
-    413: PayloadTooLarge,
-}
 
 
 class ConnectionFailed(VirtfleetError):
     """The engine could not be reached or its TLS certificate was not trusted."""
 
     reason = "Connection failed"
+
+
+def decode_reply(data: JsonObject, cls: type[T], what: str) -> T:
+    """A reply as the API model the engine itself declares (``common.apimodel``)."""
+    try:
+        return from_json_data(data, cls)
+    except ValidationError as exc:
+        raise VirtfleetError(
+            f"{what}: the reply is not a valid {cls.__name__}: {describe_errors(exc, 'field')}",
+            reason="Unexpected reply",
+        ) from None
 
 
 def normalize_url(url: str) -> str:
@@ -87,7 +93,8 @@ def _search_term(name: str) -> str:
 
 
 def _error_from_response(response: httpx.Response) -> VirtfleetError:
-    """Turn a non-2xx reply (fault or SSO error body) into the matching domain error."""
+    """Turn a non-2xx reply into a domain error: a fault (or SSO error body) into the error its
+    status declares; anything else (a proxy's page) into a plain error naming the status."""
     reason: str | None = None
     detail = ""
     try:
@@ -100,7 +107,11 @@ def _error_from_response(response: httpx.Response) -> VirtfleetError:
     if not detail:
         text = "" if isinstance(body, dict) else response.text.strip()[:200]
         detail = text or response.reason_phrase or f"HTTP {response.status_code}"
-    cls = _STATUS_ERRORS.get(response.status_code, VirtfleetError)
+    cls = (
+        error_class("http_status", response.status_code)
+        if isinstance(body, dict)
+        else VirtfleetError
+    )
     error = cls(detail, reason=str(reason) if reason else None)
     if cls is VirtfleetError and not reason:
         error.reason = f"HTTP {response.status_code}"
@@ -253,6 +264,31 @@ class ApiClient:
     def delete(self, path: str) -> JsonObject:
         return self.request("DELETE", path)
 
+    def get_as(self, path: str, cls: type[T], params: Mapping[str, str | int] | None = None) -> T:
+        return decode_reply(self.get(path, params), cls, f"GET {path}")
+
+    def post_as(self, path: str, body: ApiStruct, cls: type[T]) -> T:
+        """POST an API object (by its wire names, unset fields left out); the reply as ``cls``."""
+        data = body.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return decode_reply(self.post(path, data), cls, f"POST {path}")
+
+    def delete_as(self, path: str, cls: type[T]) -> T:
+        return decode_reply(self.delete(path), cls, f"DELETE {path}")
+
+    def list_as(
+        self,
+        collection: str,
+        key: str,
+        cls: type[T],
+        *,
+        search: str | None = None,
+        max_items: int | None = None,
+        extra: Mapping[str, str | int] | None = None,
+    ) -> list[T]:
+        """GET a collection and decode its items as ``cls``."""
+        items = self.list_items(collection, key, search=search, max_items=max_items, extra=extra)
+        return [decode_reply(item, cls, f"GET /{collection}") for item in items]
+
     def list_items(
         self,
         collection: str,
@@ -277,11 +313,11 @@ class ApiClient:
         """Turn a NAME into its id through ``search=name=NAME``; an id is returned as is."""
         if is_id(name_or_id):
             return name_or_id
-        found = self.list_items(collection, key, search=_search_term(name_or_id))
-        matches = [item for item in found if item.get("name") == name_or_id]
+        found = self.list_as(collection, key, ApiObject, search=_search_term(name_or_id))
+        matches = [item for item in found if item.name == name_or_id and item.id]
         label = label or key.replace("_", " ")
         if not matches:
             raise NotFound(f"no {label} named {name_or_id!r}")
         if len(matches) > 1:
             raise Conflict(f"several {label}s are named {name_or_id!r}; use the id")
-        return str(matches[0]["id"])
+        return str(matches[0].id)

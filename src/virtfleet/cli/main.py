@@ -115,6 +115,13 @@ def up(
             "qemu:///session otherwise]."
         ),
     ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Database URL, e.g. postgresql://user:password@db/virtfleet "
+            "[default: $VIRTFLEET_DATABASE_URL, else SQLite in the data dir]."
+        ),
+    ] = None,
 ) -> None:
     """Run an engine and a local agent together (all-in-one)."""
     _run(
@@ -127,6 +134,7 @@ def up(
         agent_port=agent_port,
         local_driver=local_driver,
         libvirt_uri=libvirt_uri,
+        database_url=database_url,
     )
 
 

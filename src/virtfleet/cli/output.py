@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
+from datetime import datetime
+from enum import Enum, StrEnum
 from typing import Any
 
 import typer
@@ -13,6 +14,9 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from virtfleet.common.apimodel import ApiObject, ApiStruct
+from virtfleet.common.apimodel.shape import scalar_to_text
 
 JsonObject = dict[str, Any]
 
@@ -28,10 +32,10 @@ class OutputFormat(StrEnum):
 
 @dataclass(frozen=True)
 class Column:
-    """One table column: its header and how to read its cell from an object."""
+    """One table column: its header and how to read its cell from an API object."""
 
     header: str
-    extract: Callable[[JsonObject], object]
+    extract: Callable[[Any], object]
 
 
 def make_console(*, stderr: bool = False) -> Console:
@@ -41,8 +45,22 @@ def make_console(*, stderr: bool = False) -> Console:
     return console
 
 
+def attr(*path: str) -> Callable[[ApiStruct], object]:
+    """Read a nested attribute, e.g. ``attr("storage", "type")``; a missing part gives None."""
+
+    def extract(obj: ApiStruct) -> object:
+        value: object = obj
+        for name in path:
+            value = getattr(value, name, None)
+            if value is None:
+                return None
+        return value
+
+    return extract
+
+
 def field(*path: str) -> Callable[[JsonObject], object]:
-    """Read a nested value, e.g. ``field("storage", "type")``; missing parts give None."""
+    """Read a nested key of a plain row (not an API object), e.g. the testbed's hosts."""
 
     def extract(obj: JsonObject) -> object:
         value: object = obj
@@ -53,6 +71,16 @@ def field(*path: str) -> Callable[[JsonObject], object]:
         return value
 
     return extract
+
+
+Shown = ApiStruct | JsonObject
+
+
+def as_json(obj: Shown) -> JsonObject:
+    """What ``--output json`` prints of an API object: its fields, by their wire names."""
+    if isinstance(obj, ApiStruct):
+        return obj.model_dump(mode="json", by_alias=True, exclude_none=True)
+    return obj
 
 
 def human_bytes(value: object) -> str:
@@ -72,6 +100,12 @@ def cell(value: object) -> str:
         return ""
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if isinstance(value, ApiObject):
+        return str(value.name or value.id or "")
+    if isinstance(value, ApiStruct):
+        return json.dumps(as_json(value))
+    if isinstance(value, Enum | datetime):
+        return scalar_to_text(value)
     if isinstance(value, dict):
         return str(value.get("name") or value.get("id") or json.dumps(value))
     return str(value)
@@ -83,14 +117,14 @@ def print_json(data: object, *, indent: int | None = 2) -> None:
 
 
 def render_list(
-    items: Sequence[JsonObject],
+    items: Sequence[Shown],
     columns: Sequence[Column],
     fmt: OutputFormat,
     *,
     title: str | None = None,
 ) -> None:
     if fmt is OutputFormat.JSON:
-        print_json(list(items))
+        print_json([as_json(item) for item in items])
         return
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
     for column in columns:
@@ -117,14 +151,14 @@ def flatten(obj: JsonObject, prefix: str = "") -> Iterable[tuple[str, str]]:
             yield name, cell(value)
 
 
-def render_object(obj: JsonObject, fmt: OutputFormat, *, title: str | None = None) -> None:
+def render_object(obj: Shown, fmt: OutputFormat, *, title: str | None = None) -> None:
     if fmt is OutputFormat.JSON:
-        print_json(obj)
+        print_json(as_json(obj))
         return
     table = Table(box=box.SIMPLE, show_header=False, title=title, title_justify="left")
     table.add_column("field", style="bold")
     table.add_column("value", overflow="fold")
-    for key, value in flatten(obj):
+    for key, value in flatten(as_json(obj)):
         table.add_row(escape(key), escape(value))
     make_console().print(table)
 

@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Generic, TypeVar
 
 from rich.console import Console
 from rich.markup import escape
 
 from virtfleet.cli.client import ApiClient
 from virtfleet.cli.output import make_console
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.shape import scalar_to_text
 from virtfleet.common.errors import VirtfleetError
 
-JsonObject = dict[str, Any]
 JOB_FAILED = frozenset({"failed", "aborted"})
+# The kinds of object whose status an action waits for; each declares ``status``.
+Followed = TypeVar("Followed", m.Vm, m.Host, m.StorageDomain)
 
 
 class OperationFailed(VirtfleetError):
@@ -27,9 +30,10 @@ class WaitTimedOut(VirtfleetError):
 
 
 @dataclass(frozen=True)
-class StatusTarget:
-    """Which object to poll and which of its statuses end the wait, well or badly."""
+class StatusTarget(Generic[Followed]):
+    """Which object to poll (its path and model) and which statuses end the wait, well or badly."""
 
+    model: type[Followed]
     path: str
     label: str
     targets: frozenset[str]
@@ -51,48 +55,53 @@ class _Progress:
     initial_status: str | None = None
     changed: bool = False
     job_status: str | None = None
-    steps: list[JsonObject] = field(default_factory=list)
+    steps: Sequence[m.Step] = field(default_factory=list)
 
-    def describe(self, target: StatusTarget | None, job_label: str) -> str:
+    def describe(self, target: StatusTarget[Followed] | None, job_label: str) -> str:
         if target is not None:
             head = f"{target.label}: {self.status or '...'}"
         else:
             head = f"{job_label}: {self.job_status or '...'}"
         lines = [head]
         for step in self.steps:
-            lines.append(
-                f"  {step.get('description') or step.get('type', '')}: {step.get('status')}"
-            )
+            lines.append(f"  {_step_name(step)}: {_text(step.status)}")
         return "\n".join(lines)
 
 
-def _job_failure(job: JsonObject, steps: list[JsonObject]) -> OperationFailed:
-    failed = [
-        str(s.get("description") or s.get("type")) for s in steps if s.get("status") in JOB_FAILED
-    ]
-    what = job.get("description") or f"job {job.get('id')}"
-    detail = f"{what} {job.get('status')}"
+def _text(value: object) -> str:
+    return "" if value is None else scalar_to_text(value)
+
+
+def _step_name(step: m.Step) -> str:
+    return step.description or _text(step.type)
+
+
+def _job_failure(job: m.Job, steps: Sequence[m.Step]) -> OperationFailed:
+    failed = [_step_name(s) for s in steps if _text(s.status) in JOB_FAILED]
+    what = job.description or f"job {job.id}"
+    detail = f"{what} {_text(job.status)}"
     if failed:
         detail += f" at step: {', '.join(failed)}"
     return OperationFailed(detail)
 
 
-def _sorted_steps(payload: JsonObject) -> list[JsonObject]:
-    steps = [s for s in payload.get("step", []) if isinstance(s, dict)]
-    return sorted(steps, key=lambda s: int(s.get("number") or 0))
+def job_steps(client: ApiClient, job_id: str) -> list[m.Step]:
+    """A job's steps in their order."""
+    steps = client.list_as(f"jobs/{job_id}/steps", "step", m.Step)
+    return sorted(steps, key=lambda s: s.number or 0)
 
 
 def _poll_job(client: ApiClient, job_id: str, state: _Progress) -> None:
-    job = client.get(f"/jobs/{job_id}")
-    state.job_status = str(job.get("status"))
-    state.steps = _sorted_steps(client.get(f"/jobs/{job_id}/steps"))
+    job = client.get_as(f"/jobs/{job_id}", m.Job)
+    state.job_status = _text(job.status)
+    state.steps = job_steps(client, job_id)
     if state.job_status in JOB_FAILED:
         raise _job_failure(job, state.steps)
 
 
-def _poll_target(client: ApiClient, target: StatusTarget, state: _Progress) -> JsonObject:
-    obj = client.get(target.path)
-    status = str(obj.get("status"))
+def _poll_target(client: ApiClient, target: StatusTarget[Followed], state: _Progress) -> Followed:
+    obj = client.get_as(target.path, target.model)
+    status = _text(obj.status)
     if state.initial_status is None:
         state.initial_status = status
     elif status != state.initial_status:
@@ -106,13 +115,13 @@ def _poll_target(client: ApiClient, target: StatusTarget, state: _Progress) -> J
 def wait_for(
     client: ApiClient,
     *,
-    target: StatusTarget | None,
+    target: StatusTarget[Followed] | None,
     job_id: str | None,
     options: WaitOptions,
     console: Console | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
-) -> JsonObject | None:
+) -> Followed | None:
     """Poll until the target status (or the job's end when there is no target); raise on failure.
 
     Returns the object in its final state, or None when only a job was followed.

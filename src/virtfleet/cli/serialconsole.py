@@ -26,11 +26,10 @@ from websockets.sync.client import ClientConnection, connect
 
 from virtfleet.common.consolepaths import SERIAL_CONSOLE_PREFIX
 from virtfleet.common.errors import (
-    Conflict,
     HostUnreachable,
     NotAuthenticated,
-    NotFound,
     VirtfleetError,
+    error_class,
 )
 
 log = logging.getLogger(__name__)
@@ -39,12 +38,6 @@ ESCAPE = b"\x1d"  # Ctrl-]
 CONNECT_TIMEOUT_S = 15.0
 _POLL_S = 0.2
 _READ_CHUNK = 4096
-_CLOSE_ERRORS: dict[int, type[VirtfleetError]] = {
-    1008: NotAuthenticated,
-    4404: NotFound,
-    4409: Conflict,
-    4502: HostUnreachable,
-}
 
 
 def console_url(engine_url: str, vm_id: str) -> str:
@@ -128,7 +121,7 @@ def _raise_for_close(ws: ClientConnection) -> None:
     code = ws.close_code
     if code is None or code in (1000, 1001, 1005):
         return
-    error = _CLOSE_ERRORS.get(code, VirtfleetError)
+    error = error_class("close_code", code)
     raise error(ws.close_reason or f"the console closed (code {code})")
 
 

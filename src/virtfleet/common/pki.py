@@ -83,6 +83,19 @@ def load_certificate(cert_pem: bytes) -> x509.Certificate:
         raise InvalidInput(f"not a PEM certificate: {e}") from e
 
 
+def certificate_names(cert_pem: bytes) -> set[str]:
+    """The DNS names and IP addresses a certificate is valid for (its subject alternative names)."""
+    try:
+        sans = load_certificate(cert_pem).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName
+        )
+    except x509.ExtensionNotFound:
+        return set()
+    dns = sans.value.get_values_for_type(x509.DNSName)
+    ips = sans.value.get_values_for_type(x509.IPAddress)
+    return set(dns) | {str(ip) for ip in ips}
+
+
 def _load_ec_key(key_pem: bytes) -> ec.EllipticCurvePrivateKey:
     key = serialization.load_pem_private_key(key_pem, password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):

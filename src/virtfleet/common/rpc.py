@@ -12,15 +12,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any
 
-from virtfleet.common.errors import (
-    AgentError,
-    Conflict,
-    Forbidden,
-    InvalidInput,
-    NotAuthenticated,
-    NotFound,
-    VirtfleetError,
-)
+from virtfleet.common.errors import AgentError, InvalidInput, VirtfleetError, error_class
 from virtfleet.common.protocol import Wire
 
 JSONRPC_VERSION = "2.0"
@@ -30,38 +22,20 @@ RequestId = int | str
 
 
 class ErrorCode(IntEnum):
+    """JSON-RPC's own codes; the domain errors' codes (the -32000..-32099 range JSON-RPC leaves
+    to servers) are declared by each class in ``common.errors``."""
+
     PARSE_ERROR = -32700
     INVALID_REQUEST = -32600
     METHOD_NOT_FOUND = -32601
     INVALID_PARAMS = -32602
     INTERNAL_ERROR = -32603
-    # Application codes (the -32000..-32099 range JSON-RPC reserves for servers).
-    AGENT_ERROR = -32000
-    NOT_FOUND = -32001
-    CONFLICT = -32002
-    INVALID_INPUT = -32003
-    NOT_AUTHENTICATED = -32004
-    FORBIDDEN = -32005
     TIMED_OUT = -32006
 
 
-# Most specific first: isinstance picks the first match.
-_CODE_FOR_ERROR: tuple[tuple[type[VirtfleetError], ErrorCode], ...] = (
-    (NotFound, ErrorCode.NOT_FOUND),
-    (Conflict, ErrorCode.CONFLICT),
-    (InvalidInput, ErrorCode.INVALID_INPUT),
-    (NotAuthenticated, ErrorCode.NOT_AUTHENTICATED),
-    (Forbidden, ErrorCode.FORBIDDEN),
-)
-
-_ERROR_FOR_CODE: dict[int, type[VirtfleetError]] = {
-    ErrorCode.NOT_FOUND: NotFound,
-    ErrorCode.CONFLICT: Conflict,
-    ErrorCode.INVALID_INPUT: InvalidInput,
-    ErrorCode.INVALID_PARAMS: InvalidInput,
-    ErrorCode.NOT_AUTHENTICATED: NotAuthenticated,
-    ErrorCode.FORBIDDEN: Forbidden,
-}
+# Protocol codes that mean a domain error on the calling side; any other unknown code is the
+# agent failing (AgentError).
+_PROTOCOL_ERRORS: dict[int, type[VirtfleetError]] = {ErrorCode.INVALID_PARAMS: InvalidInput}
 
 
 @dataclass(frozen=True)
@@ -141,18 +115,14 @@ def encode_error(
 def error_for_exception(exc: BaseException) -> ErrorResponse:
     """The error a server sends for ``exc`` (id left empty for the caller to fill)."""
     if isinstance(exc, VirtfleetError):
-        code = ErrorCode.AGENT_ERROR
-        for cls, mapped in _CODE_FOR_ERROR:
-            if isinstance(exc, cls):
-                code = mapped
-                break
-        return ErrorResponse(None, code, exc.detail, {"reason": exc.reason})
+        return ErrorResponse(None, exc.rpc_code, exc.detail, {"reason": exc.reason})
     return ErrorResponse(None, ErrorCode.INTERNAL_ERROR, f"internal error: {type(exc).__name__}")
 
 
 def exception_for_error(error: ErrorResponse) -> VirtfleetError:
     """The domain error a client raises for an error reply; unknown codes become AgentError."""
-    cls = _ERROR_FOR_CODE.get(error.code, AgentError)
+    fallback = _PROTOCOL_ERRORS.get(error.code, AgentError)
+    cls = error_class("rpc_code", error.code, default=fallback)
     reason = error.data.get("reason")
     return cls(error.message, reason=reason if isinstance(reason, str) else None)
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import uvicorn
 from starlette.applications import Starlette
 
+from virtfleet.common.logsetup import configure_logging
 from virtfleet.engine.api.app import create_app
 from virtfleet.engine.assembly import Engine, build_engine
 from virtfleet.engine.bootstrap import seed_defaults
@@ -26,13 +27,6 @@ from virtfleet.engine.tls import EngineTls, ensure_engine_tls
 log = logging.getLogger(__name__)
 
 ADMIN_PASSWORD_ENV = "VIRTFLEET_ADMIN_PASSWORD"
-
-
-def configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
 
 
 def prepare(config: EngineConfig) -> tuple[Engine, EngineTls, str | None]:
@@ -159,8 +153,8 @@ def engine_url(config: EngineConfig) -> str:
 
 
 def run_engine(config_path: Path) -> None:
-    configure_logging()
     config = EngineConfig.load(config_path)
+    configure_logging(config.log_level)
     ctx, tls, generated = prepare(config)
     if generated:
         print(f"admin@internal password (shown once): {generated}", flush=True)

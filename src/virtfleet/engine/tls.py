@@ -7,7 +7,12 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from virtfleet.common.pki import CertificateAuthority, write_private, write_public
+from virtfleet.common.pki import (
+    CertificateAuthority,
+    certificate_names,
+    write_private,
+    write_public,
+)
 
 ENGINE_CERT = "engine.crt"
 ENGINE_KEY = "engine.key"
@@ -36,12 +41,17 @@ def _is_ip(name: str) -> bool:
     return True
 
 
+def _covers(cert_file: Path, names: list[str]) -> bool:
+    return set(names) <= certificate_names(cert_file.read_bytes())
+
+
 def ensure_engine_tls(pki_dir: Path, *, public_host: str | None, listen_host: str) -> EngineTls:
-    """Create the CA and the HTTPS certificate on first start; later starts reuse them."""
+    """Create the CA and the HTTPS certificate on first start; later starts reuse them, unless
+    the configured public or listen name changed: then the certificate is issued again."""
     ca = CertificateAuthority.load_or_create(pki_dir)
     cert_file, key_file = pki_dir / ENGINE_CERT, pki_dir / ENGINE_KEY
-    if not (cert_file.exists() and key_file.exists()):
-        names = _names(public_host, listen_host)
+    names = _names(public_host, listen_host)
+    if not (cert_file.exists() and key_file.exists() and _covers(cert_file, names)):
         cert_pem, key_pem = ca.issue(names[0], sans=names, server=True, client=False)
         write_private(key_file, key_pem)
         write_public(cert_file, cert_pem)

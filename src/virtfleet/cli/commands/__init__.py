@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Annotated, Any
+from typing import Annotated
 
 import httpx
 import typer
@@ -22,10 +22,15 @@ from virtfleet.cli.profile import (
     resolve_connection,
     save_profile,
 )
-from virtfleet.cli.progress import OperationFailed, StatusTarget, WaitOptions, wait_for
+from virtfleet.cli.progress import (
+    Followed,
+    OperationFailed,
+    StatusTarget,
+    WaitOptions,
+    wait_for,
+)
+from virtfleet.common import apimodel as m
 from virtfleet.common.errors import InvalidInput
-
-JsonObject = dict[str, Any]
 
 
 @dataclass
@@ -81,11 +86,12 @@ def connect(ctx: typer.Context) -> ApiClient:
 
 @dataclass(frozen=True)
 class Resource:
-    """An API collection as the CLI shows it."""
+    """An API collection as the CLI shows it: its items decode as ``model``."""
 
     collection: str
     key: str
     label: str
+    model: type[m.ApiObject]
     columns: Sequence[Column]
 
     def path(self, object_id: str) -> str:
@@ -109,8 +115,8 @@ def add_list_show(app: typer.Typer, resource: Resource) -> None:
         ] = None,
     ) -> None:
         """List objects."""
-        items = connect(ctx).list_items(
-            resource.collection, resource.key, search=search, max_items=max_items
+        items = connect(ctx).list_as(
+            resource.collection, resource.key, resource.model, search=search, max_items=max_items
         )
         output.render_list(items, resource.columns, get_state(ctx).output)
 
@@ -124,7 +130,8 @@ def add_list_show(app: typer.Typer, resource: Resource) -> None:
         """Show one object."""
         client = connect(ctx)
         object_id = resource.resolve(client, name)
-        output.render_object(client.get(resource.path(object_id)), get_state(ctx).output)
+        found = client.get_as(resource.path(object_id), resource.model)
+        output.render_object(found, get_state(ctx).output)
 
     show_command.__doc__ = f"Show one {resource.label} by name or id."
 
@@ -141,28 +148,28 @@ DEFAULT_TIMEOUT = 600.0
 def finish(
     ctx: typer.Context,
     client: ApiClient,
-    reply: JsonObject,
+    reply: m.ApiObject,
     *,
-    target: StatusTarget | None,
+    target: StatusTarget[Followed] | None,
     wait: bool,
     interval: float,
     timeout: float,
     action: str,
     label: str,
 ) -> None:
-    """Report an action's result: at once with --no-wait, else after waiting for its end."""
+    """Report an action's result (an ``Action``, or the object an add made): at once with
+    --no-wait, else after waiting for its end."""
     state = get_state(ctx)
-    if reply.get("status") in {"failed", "aborted"}:
-        fault = reply.get("fault")
-        if not isinstance(fault, dict):
-            fault = {}
-        raise OperationFailed(str(fault.get("detail") or fault.get("reason") or f"{action} failed"))
-    job = reply.get("job")
-    job_id = str(job["id"]) if isinstance(job, dict) and job.get("id") else None
+    job_id = None
+    if isinstance(reply, m.Action):
+        if reply.status in {"failed", "aborted"}:
+            fault = reply.fault or m.Fault()
+            raise OperationFailed(fault.detail or fault.reason or f"{action} failed")
+        job_id = reply.job.id if reply.job is not None else None
     if not wait:
         suffix = f" (job {job_id})" if job_id else ""
         if state.output is OutputFormat.JSON:
-            output.print_json(reply)
+            output.print_json(output.as_json(reply))
         else:
             output.message(f"{action} {label}: submitted{suffix}")
         return
@@ -174,10 +181,12 @@ def finish(
         sleep=state.sleep,
     )
     if state.output is OutputFormat.JSON:
-        output.print_json(final if final is not None else reply)
+        output.print_json(output.as_json(final if final is not None else reply))
     else:
         result = (
-            f"{label}: {final.get('status')}" if final is not None else f"{action} {label}: done"
+            f"{label}: {output.cell(final.status)}"
+            if final is not None
+            else f"{action} {label}: done"
         )
         output.message(result)
 
@@ -208,9 +217,9 @@ def add_remove(app: typer.Typer, resource: Resource, doc: str) -> None:
     ) -> None:
         client = connect(ctx)
         object_id = resource.resolve(client, name)
-        reply = client.delete(resource.path(object_id))
+        reply = client.delete_as(resource.path(object_id), m.Action)
         if get_state(ctx).output is OutputFormat.JSON:
-            output.print_json(reply)
+            output.print_json(output.as_json(reply))
         else:
             output.message(f"{resource.label} {name} removed")
 

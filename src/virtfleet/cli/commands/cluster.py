@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import typer
 
 from virtfleet.cli.commands import Resource, add_list_show
-from virtfleet.cli.output import Column, field
+from virtfleet.cli.output import Column, attr
+from virtfleet.common import apimodel as m
 
 
-def version(obj: dict[str, Any]) -> object:
-    """Show an oVirt version object ({"major": 4, "minor": 7}) as 4.7."""
-    value = obj.get("version")
-    if isinstance(value, dict) and "major" in value:
-        return f"{value.get('major')}.{value.get('minor', 0)}"
-    return value
+def version(obj: m.Cluster | m.DataCenter) -> str | None:
+    """Show an oVirt version (major 4, minor 7) as 4.7."""
+    value = obj.version
+    if value is None or value.major is None:
+        return None
+    return f"{value.major}.{value.minor or 0}"
 
 
 CLUSTERS = Resource(
     collection="clusters",
     key="cluster",
     label="cluster",
+    model=m.Cluster,
     columns=(
-        Column("Name", field("name")),
-        Column("ID", field("id")),
+        Column("Name", attr("name")),
+        Column("ID", attr("id")),
         Column("Version", version),
-        Column("Description", field("description")),
+        Column("Description", attr("description")),
     ),
 )
 

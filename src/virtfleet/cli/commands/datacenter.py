@@ -6,17 +6,19 @@ import typer
 
 from virtfleet.cli.commands import Resource, add_list_show
 from virtfleet.cli.commands.cluster import version
-from virtfleet.cli.output import Column, field
+from virtfleet.cli.output import Column, attr
+from virtfleet.common import apimodel as m
 
 DATACENTERS = Resource(
     collection="datacenters",
     key="data_center",
     label="data center",
+    model=m.DataCenter,
     columns=(
-        Column("Name", field("name")),
-        Column("ID", field("id")),
-        Column("Status", field("status")),
-        Column("Local", field("local")),
+        Column("Name", attr("name")),
+        Column("ID", attr("id")),
+        Column("Status", attr("status")),
+        Column("Local", attr("local")),
         Column("Version", version),
     ),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.markup import escape
@@ -10,43 +10,43 @@ from rich.markup import escape
 from virtfleet.cli import output
 from virtfleet.cli.client import ApiClient
 from virtfleet.cli.commands import connect, get_state
-from virtfleet.cli.output import Column, OutputFormat, field
-
-JsonObject = dict[str, Any]
+from virtfleet.cli.output import Column, OutputFormat, attr, cell
+from virtfleet.common import apimodel as m
 
 COLUMNS = (
-    Column("ID", field("id")),
-    Column("Time", field("time")),
-    Column("Severity", field("severity")),
-    Column("Code", field("code")),
-    Column("Description", field("description")),
+    Column("ID", attr("id")),
+    Column("Time", attr("time")),
+    Column("Severity", attr("severity")),
+    Column("Code", attr("code")),
+    Column("Description", attr("description")),
 )
 _SEVERITY_STYLE = {"warning": "yellow", "error": "red", "alert": "bold red"}
 
 app = typer.Typer(help="Audit events.", no_args_is_help=True)
 
 
-def _event_id(event: JsonObject) -> int:
+def _event_id(event: m.Event) -> int:
+    """Event ids are integers written as strings; anything else sorts first."""
     try:
-        return int(event.get("id") or 0)
-    except (TypeError, ValueError):
+        return int(event.id or 0)
+    except ValueError:
         return 0
 
 
-def _chronological(events: list[JsonObject]) -> list[JsonObject]:
+def _chronological(events: list[m.Event]) -> list[m.Event]:
     return sorted(events, key=_event_id)
 
 
-def _print_line(event: JsonObject, fmt: OutputFormat) -> None:
+def _print_line(event: m.Event, fmt: OutputFormat) -> None:
     if fmt is OutputFormat.JSON:
-        output.print_json(event, indent=None)
+        output.print_json(output.as_json(event), indent=None)
         return
-    severity = str(event.get("severity", ""))
+    severity = cell(event.severity)
     style = _SEVERITY_STYLE.get(severity, "")
     styled = f"[{style}]{severity:<7}[/]" if style else f"{severity:<7}"
     line = (
-        f"{escape(str(event.get('time', '')))}  {styled}  "
-        f"{escape(str(event.get('code', ''))):>5}  {escape(str(event.get('description', '')))}"
+        f"{escape(cell(event.time))}  {styled}  "
+        f"{escape(cell(event.code)):>5}  {escape(cell(event.description))}"
     )
     output.make_console().print(line, soft_wrap=True)
 
@@ -58,7 +58,7 @@ def _follow(
     state = get_state(ctx)
     while True:
         state.sleep(interval)
-        newer = client.list_items("events", "event", search=search, extra={"from": last_id})
+        newer = client.list_as("events", "event", m.Event, search=search, extra={"from": last_id})
         for event in _chronological(newer):
             if _event_id(event) > last_id:
                 _print_line(event, state.output)
@@ -81,7 +81,7 @@ def list_events(
     fmt = get_state(ctx).output
     client = connect(ctx)
     events = _chronological(
-        client.list_items("events", "event", search=search, max_items=max_items)
+        client.list_as("events", "event", m.Event, search=search, max_items=max_items)
     )
     if not follow:
         output.render_list(events, COLUMNS, fmt)

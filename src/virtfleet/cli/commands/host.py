@@ -22,18 +22,20 @@ from virtfleet.cli.commands import (
     get_state,
     read_password,
 )
-from virtfleet.cli.output import Column, OutputFormat, field
+from virtfleet.cli.output import Column, OutputFormat, attr
 from virtfleet.cli.progress import StatusTarget
+from virtfleet.common import apimodel as m
 
 HOSTS = Resource(
     collection="hosts",
     key="host",
     label="host",
+    model=m.Host,
     columns=(
-        Column("Name", field("name")),
-        Column("ID", field("id")),
-        Column("Address", field("address")),
-        Column("Status", field("status")),
+        Column("Name", attr("name")),
+        Column("ID", attr("id")),
+        Column("Address", attr("address")),
+        Column("Status", attr("status")),
     ),
 )
 _BROKEN = frozenset({"install_failed", "non_operational"})
@@ -56,22 +58,19 @@ def add(
     """Add a host (the engine installs it) and wait until it is up."""
     password = read_password(password_stdin, f"root password of {address}")
     client = connect(ctx)
-    body = {
-        "name": name,
-        "address": address,
-        "root_password": password,
-        "cluster": {"name": cluster},
-    }
-    created = client.post("/hosts", body)
-    host_id = str(created["id"])
+    body = m.Host(
+        name=name, address=address, root_password=password, cluster=m.Cluster(name=cluster)
+    )
+    created = client.post_as("/hosts", body, m.Host)
+    host_id = str(created.id)
     label = f"host {name}"
     if not wait:
         if get_state(ctx).output is OutputFormat.JSON:
-            output.print_json(created)
+            output.print_json(output.as_json(created))
         else:
-            output.message(f"{label} added: {host_id} ({created.get('status')})")
+            output.message(f"{label} added: {host_id} ({output.cell(created.status)})")
         return
-    target = StatusTarget(HOSTS.path(host_id), label, frozenset({"up"}), failures=_BROKEN)
+    target = StatusTarget(m.Host, HOSTS.path(host_id), label, frozenset({"up"}), failures=_BROKEN)
     finish(
         ctx,
         client,
@@ -96,10 +95,10 @@ def _host_action(
 ) -> None:
     client = connect(ctx)
     host_id = HOSTS.resolve(client, name)
-    reply = client.post(f"{HOSTS.path(host_id)}/{action}", {})
+    reply = client.post_as(f"{HOSTS.path(host_id)}/{action}", m.Action(), m.Action)
     label = f"host {name}"
     failures = _BROKEN if target_status == "up" else frozenset()
-    target = StatusTarget(HOSTS.path(host_id), label, frozenset({target_status}), failures)
+    target = StatusTarget(m.Host, HOSTS.path(host_id), label, frozenset({target_status}), failures)
     finish(
         ctx,
         client,

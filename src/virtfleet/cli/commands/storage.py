@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -21,24 +21,25 @@ from virtfleet.cli.commands import (
     finish,
 )
 from virtfleet.cli.commands.datacenter import DATACENTERS
-from virtfleet.cli.output import Column, field, human_bytes
+from virtfleet.cli.output import Column, attr, human_bytes
 from virtfleet.cli.progress import StatusTarget
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.enums import StorageDomainType
 from virtfleet.common.errors import Conflict, InvalidInput
-
-JsonObject = dict[str, Any]
 
 STORAGE_DOMAINS = Resource(
     collection="storagedomains",
     key="storage_domain",
     label="storage domain",
+    model=m.StorageDomain,
     columns=(
-        Column("Name", field("name")),
-        Column("ID", field("id")),
-        Column("Type", field("type")),
-        Column("Storage", field("storage", "type")),
-        Column("Status", field("status")),
-        Column("Available", lambda sd: human_bytes(sd.get("available"))),
-        Column("Used", lambda sd: human_bytes(sd.get("used"))),
+        Column("Name", attr("name")),
+        Column("ID", attr("id")),
+        Column("Type", attr("type")),
+        Column("Storage", attr("storage", "type")),
+        Column("Status", attr("status")),
+        Column("Available", lambda sd: human_bytes(sd.available)),
+        Column("Used", lambda sd: human_bytes(sd.used)),
     ),
 )
 # Attached domains report their status per data center; anything but "locked" is settled.
@@ -81,16 +82,21 @@ def add(
     """Create a data storage domain and wait until it is ready."""
     if storage_type is StorageType.NFS and not address:
         raise InvalidInput("an NFS storage domain needs --address")
-    storage: JsonObject = {"type": storage_type.value, "path": path}
-    if address:
-        storage["address"] = address
-    if vfs_type:
-        storage["vfs_type"] = vfs_type
-    body = {"name": name, "type": "data", "storage": storage, "host": {"name": host}}
+    body = m.StorageDomain(
+        name=name,
+        type=StorageDomainType.DATA,
+        storage=m.HostStorage(
+            type=m.StorageType(storage_type.value),
+            path=path,
+            address=address or None,
+            vfs_type=vfs_type or None,
+        ),
+        host=m.Host(name=host),
+    )
     client = connect(ctx)
-    created = client.post(f"/{STORAGE_DOMAINS.collection}", body)
+    created = client.post_as(f"/{STORAGE_DOMAINS.collection}", body, m.StorageDomain)
     label = f"storage domain {name}"
-    target = StatusTarget(STORAGE_DOMAINS.path(str(created["id"])), label, _SETTLED)
+    target = StatusTarget(m.StorageDomain, STORAGE_DOMAINS.path(str(created.id)), label, _SETTLED)
     finish(
         ctx,
         client,
@@ -104,13 +110,9 @@ def add(
     )
 
 
-def _attached_datacenters(sd: JsonObject) -> list[str]:
-    refs: object = sd.get("data_centers") or sd.get("data_center") or []
-    if isinstance(refs, dict):
-        refs = refs.get("data_center", [refs] if "id" in refs else [])
-    if not isinstance(refs, list):
-        return []
-    return [str(ref["id"]) for ref in refs if isinstance(ref, dict) and ref.get("id")]
+def _attached_datacenters(sd: m.StorageDomain) -> list[str]:
+    refs = sd.data_centers or ([sd.data_center] if sd.data_center is not None else [])
+    return [ref.id for ref in refs if ref.id]
 
 
 def _locate(client: ApiClient, name: str, datacenter: str | None) -> tuple[str, str]:
@@ -118,7 +120,7 @@ def _locate(client: ApiClient, name: str, datacenter: str | None) -> tuple[str, 
     sd_id = STORAGE_DOMAINS.resolve(client, name)
     if datacenter is not None:
         return sd_id, DATACENTERS.resolve(client, datacenter)
-    attached = _attached_datacenters(client.get(STORAGE_DOMAINS.path(sd_id)))
+    attached = _attached_datacenters(client.get_as(STORAGE_DOMAINS.path(sd_id), m.StorageDomain))
     if len(attached) != 1:
         state = "not attached to a data center" if not attached else "attached to several"
         raise Conflict(f"storage domain {name} is {state}; pass --datacenter")
@@ -141,14 +143,16 @@ def attach(
     """Attach a storage domain to a data center."""
     client = connect(ctx)
     sd_id, dc_id = _locate(client, name, datacenter)
-    reply = client.post(f"{DATACENTERS.path(dc_id)}/storagedomains", {"id": sd_id})
+    reply = client.post_as(
+        f"{DATACENTERS.path(dc_id)}/storagedomains", m.StorageDomain(id=sd_id), m.StorageDomain
+    )
     label = f"storage domain {name}"
     settled = _SETTLED - {"unattached"}
     finish(
         ctx,
         client,
         reply,
-        target=StatusTarget(_attachment(dc_id, sd_id), label, settled),
+        target=StatusTarget(m.StorageDomain, _attachment(dc_id, sd_id), label, settled),
         wait=wait,
         interval=poll_interval,
         timeout=timeout,
@@ -168,13 +172,15 @@ def _dc_action(
     wait, poll_interval, timeout = options
     client = connect(ctx)
     sd_id, dc_id = _locate(client, name, datacenter)
-    reply = client.post(f"{_attachment(dc_id, sd_id)}/{action}", {})
+    reply = client.post_as(f"{_attachment(dc_id, sd_id)}/{action}", m.Action(), m.Action)
     label = f"storage domain {name}"
     finish(
         ctx,
         client,
         reply,
-        target=StatusTarget(_attachment(dc_id, sd_id), label, frozenset({target_status})),
+        target=StatusTarget(
+            m.StorageDomain, _attachment(dc_id, sd_id), label, frozenset({target_status})
+        ),
         wait=wait,
         interval=poll_interval,
         timeout=timeout,
@@ -221,13 +227,15 @@ def detach(
     """Detach a storage domain (in maintenance) from its data center."""
     client = connect(ctx)
     sd_id, dc_id = _locate(client, name, datacenter)
-    reply = client.delete(_attachment(dc_id, sd_id))
+    reply = client.delete_as(_attachment(dc_id, sd_id), m.Action)
     label = f"storage domain {name}"
     finish(
         ctx,
         client,
         reply,
-        target=StatusTarget(STORAGE_DOMAINS.path(sd_id), label, frozenset({"unattached"})),
+        target=StatusTarget(
+            m.StorageDomain, STORAGE_DOMAINS.path(sd_id), label, frozenset({"unattached"})
+        ),
         wait=wait,
         interval=poll_interval,
         timeout=timeout,

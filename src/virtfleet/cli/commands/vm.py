@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
@@ -23,33 +23,30 @@ from virtfleet.cli.commands import (
     finish,
     get_state,
 )
-from virtfleet.cli.output import Column, OutputFormat, field, human_bytes
+from virtfleet.cli.output import Column, OutputFormat, attr, human_bytes
 from virtfleet.cli.profile import load_profile, profile_path, resolve_connection
 from virtfleet.cli.progress import StatusTarget
+from virtfleet.common import apimodel as m
 from virtfleet.common.errors import InvalidInput
 
-JsonObject = dict[str, Any]
 
-
-def _cpu_count(vm: JsonObject) -> object:
-    topology = field("cpu", "topology")(vm)
-    if not isinstance(topology, dict):
+def _cpu_count(vm: m.Vm) -> int | None:
+    topology = vm.cpu.topology if vm.cpu is not None else None
+    if topology is None:
         return None
-    count = 1
-    for part in ("sockets", "cores", "threads"):
-        count *= int(topology.get(part) or 1)
-    return count
+    return (topology.sockets or 1) * (topology.cores or 1) * (topology.threads or 1)
 
 
 VMS = Resource(
     collection="vms",
     key="vm",
     label="VM",
+    model=m.Vm,
     columns=(
-        Column("Name", field("name")),
-        Column("ID", field("id")),
-        Column("Status", field("status")),
-        Column("Memory", lambda vm: human_bytes(vm.get("memory"))),
+        Column("Name", attr("name")),
+        Column("ID", attr("id")),
+        Column("Status", attr("status")),
+        Column("Memory", lambda vm: human_bytes(vm.memory)),
         Column("CPUs", _cpu_count),
     ),
 )
@@ -116,21 +113,20 @@ def create(
     description: Annotated[str | None, typer.Option(help="Free text.")] = None,
 ) -> None:
     """Create a VM from a template."""
-    body: JsonObject = {
-        "name": name,
-        "cluster": {"name": cluster},
-        "template": {"name": template},
-        "memory": parse_size(memory),
-    }
+    body = m.Vm(
+        name=name,
+        cluster=m.Cluster(name=cluster),
+        template=m.Template(name=template),
+        memory=parse_size(memory),
+        description=description,
+    )
     if cpus is not None:
-        body["cpu"] = {"topology": {"sockets": cpus, "cores": 1, "threads": 1}}
-    if description is not None:
-        body["description"] = description
-    created = connect(ctx).post("/vms", body)
+        body.cpu = m.Cpu(topology=m.CpuTopology(sockets=cpus, cores=1, threads=1))
+    created = connect(ctx).post_as("/vms", body, m.Vm)
     if get_state(ctx).output is OutputFormat.JSON:
-        output.print_json(created)
+        output.print_json(output.as_json(created))
     else:
-        output.message(f"VM {created.get('name', name)} created: {created.get('id')}")
+        output.message(f"VM {created.name or name} created: {created.id}")
 
 
 def _register_action(action: str, targets: frozenset[str], after: frozenset[str], doc: str) -> None:
@@ -143,10 +139,10 @@ def _register_action(action: str, targets: frozenset[str], after: frozenset[str]
     ) -> None:
         client = connect(ctx)
         vm_id = VMS.resolve(client, name)
-        reply = client.post(f"{VMS.path(vm_id)}/{action}", {})
+        reply = client.post_as(f"{VMS.path(vm_id)}/{action}", m.Action(), m.Action)
         label = f"VM {name}"
         target = (
-            StatusTarget(VMS.path(vm_id), label, targets, failures_after_change=after)
+            StatusTarget(m.Vm, VMS.path(vm_id), label, targets, failures_after_change=after)
             if targets
             else None
         )

@@ -9,8 +9,8 @@ relayed to the agent's console channel (``protocol.SERIAL_CONSOLE_PATH``).
 Both take the REST API's SSO bearer token: an ``Authorization: Bearer`` header, or an
 ``access_token`` query parameter for browsers, which cannot set headers on a WebSocket; without
 a valid token the handshake is refused (HTTP 403). A console that cannot be reached closes after
-the handshake with a 4xxx code (4404 no such VM, 4409 not running, 4502 host unreachable) and a
-reason.
+the handshake with the close code its error declares (``common.errors``: 4404 no such VM, 4409 not
+running, 4502 the host failed, 4503 host unreachable) and a reason.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from websockets.exceptions import ConnectionClosed, WebSocketException
 from virtfleet.common.apimodel.enums import GraphicsType
 from virtfleet.common.consolepaths import SERIAL_CONSOLE_PREFIX, VNC_CONSOLE_PREFIX
 from virtfleet.common.errors import (
-    Conflict,
+    AgentError,
     HostUnreachable,
     NotAuthenticated,
-    NotFound,
     VirtfleetError,
+    error_class,
 )
 from virtfleet.engine.services.auth import AuthService, Principal
 from virtfleet.engine.services.consoles import Consoles
@@ -45,10 +45,6 @@ VNC_PATH = VNC_CONSOLE_PREFIX + "{vm_id}"
 SERIAL_PATH = SERIAL_CONSOLE_PREFIX + "{vm_id}"
 VNC_SUBPROTOCOL = "binary"
 CLOSE_POLICY = 1008
-CLOSE_NOT_FOUND = 4404
-CLOSE_CONFLICT = 4409
-CLOSE_UNREACHABLE = 4502
-CLOSE_FAILED = 1011
 CONNECT_TIMEOUT_S = 10.0
 _CHUNK = 64 * 1024
 _MAX_REASON = 120
@@ -63,14 +59,9 @@ async def _principal(ws: WebSocket, auth: AuthService) -> Principal:
     return await run_in_threadpool(auth.check_token, token)
 
 
-def _close_code(error: VirtfleetError) -> int:
-    if isinstance(error, NotFound):
-        return CLOSE_NOT_FOUND
-    if isinstance(error, Conflict):
-        return CLOSE_CONFLICT
-    if isinstance(error, HostUnreachable):
-        return CLOSE_UNREACHABLE
-    return CLOSE_FAILED
+def host_refusal_code(code: int) -> int:
+    """The close code a client gets for the host's: the error it declares, else the host failed."""
+    return error_class("close_code", code, default=AgentError).close_code
 
 
 async def _close(ws: WebSocket, code: int = 1000, reason: str = "") -> None:
@@ -143,10 +134,10 @@ class ConsoleProxy:
                 asyncio.open_connection(address, port), CONNECT_TIMEOUT_S
             )
         except VirtfleetError as exc:
-            await _close(ws, _close_code(exc), exc.detail)
+            await _close(ws, exc.close_code, exc.detail)
             return
         except (OSError, TimeoutError) as exc:
-            await _close(ws, CLOSE_UNREACHABLE, f"cannot reach the display: {exc}")
+            await _close(ws, HostUnreachable.close_code, f"cannot reach the display: {exc}")
             return
         log.info("VNC relay started vm_id=%s display=%s:%d", vm_id, address, port)
 
@@ -177,7 +168,7 @@ class ConsoleProxy:
             uri, context = await self.consoles.serial_channel(vm_id)
             agent = await self._connect_agent(uri, context)
         except VirtfleetError as exc:
-            await _close(ws, _close_code(exc), exc.detail)
+            await _close(ws, exc.close_code, exc.detail)
             return
         code, reason = 1000, ""
         try:
@@ -192,7 +183,7 @@ class ConsoleProxy:
                 except ConnectionClosed:
                     pass
                 if agent.close_code is not None and 4000 <= agent.close_code < 5000:
-                    code, reason = agent.close_code, agent.close_reason or ""
+                    code, reason = host_refusal_code(agent.close_code), agent.close_reason or ""
 
             await _first_done(_from_client(ws, agent.send), to_client())
         finally:

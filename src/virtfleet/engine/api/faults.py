@@ -9,31 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from virtfleet.common.apimodel import Fault
-from virtfleet.common.errors import (
-    AgentError,
-    Conflict,
-    Forbidden,
-    HostUnreachable,
-    InvalidInput,
-    NotAuthenticated,
-    NotFound,
-    PayloadTooLarge,
-    VirtfleetError,
-)
+from virtfleet.common.errors import VirtfleetError
 from virtfleet.engine.api.negotiation import object_response
 
 log = logging.getLogger(__name__)
-
-STATUS_OF: dict[type[VirtfleetError], int] = {
-    InvalidInput: 400,
-    NotAuthenticated: 401,
-    Forbidden: 403,
-    NotFound: 404,
-    Conflict: 409,
-    PayloadTooLarge: 413,
-    AgentError: 502,
-    HostUnreachable: 503,
-}
 
 HTTP_REASONS = {
     404: "Not Found",
@@ -42,13 +21,6 @@ HTTP_REASONS = {
     413: "Request Entity Too Large",
     415: "Unsupported Media Type",
 }
-
-
-def status_of(error: VirtfleetError) -> int:
-    for cls in type(error).__mro__:
-        if cls in STATUS_OF:
-            return STATUS_OF[cls]
-    return 400
 
 
 def fault_response(request: Request, status: int, reason: str, detail: str) -> Response:
@@ -60,7 +32,7 @@ def fault_response(request: Request, status: int, reason: str, detail: str) -> R
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, VirtfleetError)
-    return fault_response(request, status_of(exc), exc.reason, exc.detail)
+    return fault_response(request, exc.http_status, exc.reason, exc.detail)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -13,7 +13,7 @@ from typing import Any
 
 from virtfleet.common.apimodel import Action, Api, Fault
 from virtfleet.common.apimodel.base import ApiObject, ApiStruct
-from virtfleet.engine.api.codec.shape import ATTRIBUTES, FieldShape, shape_of
+from virtfleet.common.apimodel.shape import ATTRIBUTES, FieldShape, shape_of
 from virtfleet.engine.api.resources import TABLE, Op, Resource
 from virtfleet.engine.api.routing import API_PREFIX, Located
 from virtfleet.engine.services.compat import PRODUCT_VERSION

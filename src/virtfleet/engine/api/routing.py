@@ -12,8 +12,8 @@ from starlette.routing import Route
 
 from virtfleet.common.apimodel import Action
 from virtfleet.common.apimodel.base import ApiObject, ApiStruct
+from virtfleet.common.apimodel.shape import shape_of
 from virtfleet.common.errors import InvalidInput
-from virtfleet.engine.api.codec.shape import shape_of
 from virtfleet.engine.api.codec.view import Link, View
 from virtfleet.engine.api.negotiation import collection_response, object_response, read_body
 from virtfleet.engine.api.resources import TABLE, ActionRoute, Op, Resource, top_level_paths

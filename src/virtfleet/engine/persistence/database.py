@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 
+from virtfleet.common.errors import VirtfleetError
 from virtfleet.engine.persistence.documents import SEEN_VERSIONS
 
 log = logging.getLogger(__name__)
@@ -71,9 +73,17 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS_DIR))
         config.set_main_option("sqlalchemy.url", self.url.replace("%", "%%"))
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+        try:
+            with self.engine.begin() as connection:
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except OperationalError as exc:
+            # the first contact at start-up: an unreachable server or a refused login
+            why = " ".join(str(exc.orig).split())
+            raise VirtfleetError(
+                f"cannot open the database {self._safe_url()}: {why}",
+                reason="Database unavailable",
+            ) from None
         log.info("database schema up to date url=%s", self._safe_url())
 
     def _safe_url(self) -> str:

@@ -14,20 +14,18 @@ from typing import Any, TypeVar
 import pydantic
 
 from virtfleet.common.apimodel.base import ApiObject, ApiStruct
-from virtfleet.common.errors import InvalidInput
-from virtfleet.engine.api.codec.errors import describe_validation_error
-from virtfleet.engine.api.codec.shape import (
+from virtfleet.common.apimodel.jsondecode import from_json_data
+from virtfleet.common.apimodel.shape import (
     FieldShape,
     identity,
     scalar_to_text,
-    shape_of,
     written_fields,
 )
+from virtfleet.common.errors import InvalidInput
+from virtfleet.engine.api.codec.errors import describe_validation_error
 from virtfleet.engine.api.codec.view import PLAIN, View
 
 T = TypeVar("T", bound=ApiStruct)
-
-MAX_DEPTH = 32
 
 
 def _scalar(value: Any) -> Any:
@@ -80,34 +78,6 @@ def encode_collection(item_tag: str, items: Iterable[ApiStruct], view: View = PL
 # --- decoding ------------------------------------------------------------------------------------
 
 
-def _unwrap_list(value: Any, item_tag: str) -> Any:
-    if isinstance(value, dict) and set(value) <= {item_tag}:
-        return value.get(item_tag, [])
-    return value
-
-
-def _normalise(data: Any, cls: type[ApiStruct], depth: int) -> Any:
-    """Accept oVirt's wrapped lists as well as plain ones, and drop unknown keys."""
-    if depth > MAX_DEPTH:
-        raise InvalidInput("The JSON document is nested too deeply")
-    if not isinstance(data, dict):
-        return data  # let validation report the wrong type
-    shapes = shape_of(cls)
-    result: dict[str, Any] = {}
-    for key, value in data.items():
-        shape = shapes.get(key)
-        if shape is None:
-            continue
-        if shape.kind in ("scalar_list", "struct_list"):
-            value = _unwrap_list(value, shape.item_tag)
-        if shape.kind == "struct":
-            value = _normalise(value, shape.target, depth + 1)
-        elif shape.kind == "struct_list" and isinstance(value, list):
-            value = [_normalise(v, shape.target, depth + 1) for v in value]
-        result[key] = value
-    return result
-
-
 def decode_object(body: bytes, cls: type[T]) -> T:
     try:
         data = json.loads(body) if body.strip() else {}
@@ -116,7 +86,7 @@ def decode_object(body: bytes, cls: type[T]) -> T:
     if not isinstance(data, dict):
         raise InvalidInput("The request body must be a JSON object")
     try:
-        return cls.model_validate(_normalise(data, cls, 0))
+        return from_json_data(data, cls)
     except pydantic.ValidationError as exc:
         raise InvalidInput(describe_validation_error(exc)) from None
     except RecursionError:

@@ -10,9 +10,7 @@ import pydantic
 from lxml import etree
 
 from virtfleet.common.apimodel.base import ApiObject, ApiStruct
-from virtfleet.common.errors import InvalidInput
-from virtfleet.engine.api.codec.errors import describe_validation_error
-from virtfleet.engine.api.codec.shape import (
+from virtfleet.common.apimodel.shape import (
     ATTRIBUTES,
     FieldShape,
     identity,
@@ -20,6 +18,8 @@ from virtfleet.engine.api.codec.shape import (
     shape_of,
     written_fields,
 )
+from virtfleet.common.errors import InvalidInput
+from virtfleet.engine.api.codec.errors import describe_validation_error
 from virtfleet.engine.api.codec.view import PLAIN, View
 
 T = TypeVar("T", bound=ApiStruct)
