@@ -255,3 +255,30 @@ def test_removed_network_takes_its_vnic_profile_along(
     networks.network_service(network.id).remove()
 
     assert network.name not in {p.name for p in system.vnic_profiles_service().list()}
+
+
+def test_a_network_is_attached_changed_and_detached_through_the_clusters_networks(
+    system: sdk.services.SystemService, data_center: types.DataCenter, cluster: types.Cluster
+) -> None:
+    network = system.networks_service().add(
+        types.Network(name=unique_name("net"), data_center=types.DataCenter(id=data_center.id))
+    )
+    attached = system.clusters_service().cluster_service(cluster.id).networks_service()
+
+    added = attached.add(
+        types.Network(id=network.id, required=False, usages=[types.NetworkUsage.MIGRATION])
+    )
+    assert (added.required, set(added.usages)) == (
+        False,
+        {types.NetworkUsage.VM, types.NetworkUsage.MIGRATION},
+    )
+    attached.network_service(network.id).update(types.Network(required=True))
+    assert attached.network_service(network.id).get().required is True
+    management = next(n for n in attached.list() if n.name == MANAGEMENT_NETWORK)
+    assert types.NetworkUsage.MIGRATION not in management.usages
+
+    with pytest.raises(sdk.Error) as refused:
+        attached.network_service(management.id).remove()
+    assert refused.value.code == 409
+    attached.network_service(network.id).remove()
+    assert {n.name for n in attached.list()} == {MANAGEMENT_NETWORK}

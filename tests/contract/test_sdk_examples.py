@@ -94,6 +94,7 @@ def test_data_center_cluster_and_network_examples(
     assert "mydc: Updated description" in examples.run("update_data_center")
     examples.run("add_cluster")
     examples.run("add_logical_network")
+    examples.run("assign_network_to_cluster")
     listed = examples.run("list_cluster_networks")
 
     dc = admin.data_centers_service().list(search="name=mydc")[0]
@@ -102,6 +103,7 @@ def test_data_center_cluster_and_network_examples(
     assert cluster.cpu.type == "Intel Conroe Family"
     networks = admin.clusters_service().cluster_service(cluster.id).networks_service().list()
     assert {n.name for n in networks} == {"ovirtmgmt", "mynetwork"}
+    assert next(n for n in networks if n.name == "mynetwork").required is True
     assert "name: mynetwork" in listed and "name: ovirtmgmt" in listed
 
 
@@ -135,6 +137,10 @@ def test_vm_examples(examples: Examples, admin: sdk.services.SystemService) -> N
     assert vms.vm_service(vm.id).get().status == types.VmStatus.UP
     examples.run("stop_vm")
     examples.run("start_vm_with_boot_devices")
+    assert vms.vm_service(vm.id).get().os.boot.devices == [types.BootDevice.HD]  # one run's
+    examples.run("stop_vm")
+    examples.run("start_vm_with_cloud_init")  # returns once the start is accepted
+    wait_for_status(vms.vm_service(vm.id).get, types.VmStatus.UP)
     examples.run("stop_vm")
 
     vm = vms.vm_service(vm.id).get()

@@ -146,15 +146,42 @@ def test_a_running_vms_current_console_gets_a_ticket_as_get_display_ticket_does(
     assert console.port is None  # simulated hosts' displays listen nowhere
 
 
-def test_running_vm_cannot_be_removed(
+def test_running_vm_cannot_be_removed_even_forced(
     system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
 ) -> None:
     vm_service = _running_vm(system, vm_factory)
 
-    with pytest.raises(sdk.Error) as raised:
-        vm_service.remove()
+    for force in (None, True):
+        with pytest.raises(sdk.Error) as raised:
+            vm_service.remove(force=force)
+        assert raised.value.code == 409
+        assert "Cannot remove VM. VM is running." in str(raised.value)
 
-    assert raised.value.code == 409
+    assert vm_service.get().status == types.VmStatus.UP
+
+
+def test_a_vm_started_paused_is_paused_and_a_start_resumes_it(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm_service = system.vms_service().vm_service(vm_factory.add_down().id)
+
+    vm_service.start(pause=True)
+    wait_for_status(vm_service.get, types.VmStatus.PAUSED, timeout=90)
+    vm_service.start()
+    wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+
+
+def test_a_start_option_that_is_not_applied_is_refused_naming_it(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm_service = system.vms_service().vm_service(vm_factory.add_down().id)
+
+    with pytest.raises(sdk.Error) as raised:
+        vm_service.start(use_sysprep=True)
+
+    assert raised.value.code == 400
+    assert "use_sysprep" in str(raised.value)
+    assert vm_service.get().status == types.VmStatus.DOWN
 
 
 def test_starting_a_running_vm_is_refused(

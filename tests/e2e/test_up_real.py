@@ -272,7 +272,9 @@ def up_fixture(tmp_path: Path, image: GuestImage) -> Iterator[Up]:
     assert not root.base.exists()
 
 
-def _guest(up: Up, image: GuestImage, domain: dict[str, Any]) -> dict[str, Any]:
+def _guest(
+    up: Up, image: GuestImage, domain: dict[str, Any], name: str = "guest1"
+) -> dict[str, Any]:
     """A 256 MiB VM booting the tiny guest, a NIC on ovirtmgmt and a disk on local storage."""
     disk = {
         "alias": "guest_data",
@@ -281,7 +283,7 @@ def _guest(up: Up, image: GuestImage, domain: dict[str, Any]) -> dict[str, Any]:
         "storage_domains": {"storage_domain": [{"id": domain["id"]}]},
     }
     body = {
-        "name": "guest1",
+        "name": name,
         "cluster": {"name": "Default"},
         "template": {"name": "Blank"},
         "memory": 256 * MiB,
@@ -311,6 +313,15 @@ def _guest(up: Up, image: GuestImage, domain: dict[str, Any]) -> dict[str, Any]:
     return vm
 
 
+def ready_with_storage(up: Up) -> dict[str, Any]:
+    """Wait until up answers, its local host is up and its storage active; that domain."""
+    up.wait_ready()
+    host = up.named("hosts", "host", "local", START_S)
+    up.wait_status(f"/hosts/{host['id']}", "up", START_S)
+    domain = up.named("storagedomains", "storage_domain", "local-storage", START_S)
+    return up.wait_status(f"/storagedomains/{domain['id']}", "active", START_S)
+
+
 def _wait_console(up: Up, log: Path, texts: list[str]) -> str:
     deadline = time.monotonic() + GUEST_S
     seen = ""
@@ -326,11 +337,7 @@ def _wait_console(up: Up, log: Path, texts: list[str]) -> str:
 def test_up_starts_libvirtd_boots_a_real_guest_and_stops_cleanly_on_ctrl_c(
     up: Up, image: GuestImage
 ) -> None:
-    up.wait_ready()
-    host = up.named("hosts", "host", "local", START_S)
-    host = up.wait_status(f"/hosts/{host['id']}", "up", START_S)
-    domain = up.named("storagedomains", "storage_domain", "local-storage", START_S)
-    domain = up.wait_status(f"/storagedomains/{domain['id']}", "active", START_S)
+    domain = ready_with_storage(up)
     assert domain["storage"]["path"] == f"{DATA_INSIDE}/storage"
 
     vm = _guest(up, image, domain)

@@ -50,7 +50,9 @@ class Agent:
             enrollment_secret=self.secret,
             stats_interval_s=0.1,
         )
-        self.driver = open_driver("test:///default", host_uuid=self.host_uuid)
+        self.driver = open_driver(
+            "test:///default", host_uuid=self.host_uuid, data_dir=self.data_dir
+        )
         await asyncio.to_thread(self.driver.open)
         self.server = AgentServer(config, self.driver, StorageOps())
         await self.server.start()

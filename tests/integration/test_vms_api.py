@@ -9,7 +9,8 @@ from test_vms_lab import API, GiB, VmLab, vmlab_fixture  # noqa: F401
 
 from virtfleet.common.apimodel.enums import JobStatus
 from virtfleet.engine.persistence import repositories as repos
-from virtfleet.engine.services.vm_devices import SUPER_USER_ROLE_ID
+from virtfleet.engine.persistence import tables
+from virtfleet.engine.services.permissions import SUPER_USER_ROLE_ID, USER_VM_MANAGER_ROLE_ID
 
 
 async def test_a_new_vm_is_down_and_inherits_the_blank_template(vmlab: VmLab) -> None:
@@ -130,7 +131,7 @@ async def test_sub_collections_of_a_down_vm(vmlab: VmLab) -> None:
     assert (console["id"], console["protocol"], console["vm"]["id"]) == ("766e63", "vnc", vm["id"])
     assert "address" not in console and "port" not in console
     permissions = (await vmlab.http.get(f"{base}/permissions")).json()["permission"]
-    assert permissions[0]["role"]["id"] == SUPER_USER_ROLE_ID
+    assert [p["role"]["id"] for p in permissions] == [SUPER_USER_ROLE_ID, USER_VM_MANAGER_ROLE_ID]
     stats = (await vmlab.http.get(f"{base}/statistics")).json()["statistic"]
     by_name = {s["name"]: s["values"]["value"][0]["datum"] for s in stats}
     assert by_name["memory.installed"] == GiB
@@ -167,3 +168,24 @@ async def test_tags_are_assigned_to_a_vm_and_unassigned_without_being_removed(
     await vmlab.http.post(tags, json={"id": tag["id"]})
     assert (await vmlab.http.delete(f"{API}/vms/{vm['id']}")).status_code == 200
     assert (await vmlab.http.delete(f"{API}/tags/{tag['id']}")).status_code == 200
+
+
+async def test_a_vms_permissions_are_the_stored_grants_and_go_with_the_vm(vmlab: VmLab) -> None:
+    vm = await vmlab.add_vm("vm1")
+    base = f"{API}/vms/{vm['id']}/permissions"
+    first = (await vmlab.http.get(base)).json()["permission"]
+    again = (await vmlab.http.get(base)).json()["permission"]
+    assert first == again  # the same rows, not made up per call
+    [manager] = [p for p in first if p["role"]["id"] == USER_VM_MANAGER_ROLE_ID]
+    assert manager["vm"]["id"] == vm["id"]
+    admin = (await vmlab.http.get(f"{API}/users")).json()["user"][0]
+    assert manager["user"]["id"] == admin["id"]
+    got = (await vmlab.http.get(f"{base}/{manager['id']}")).json()
+    assert got["id"] == manager["id"]
+
+    assert (await vmlab.http.delete(f"{API}/vms/{vm['id']}")).status_code == 200
+    with vmlab.engine.database.read() as conn:
+        left = conn.execute(
+            tables.permissions.select().where(tables.permissions.c.object_id == vm["id"])
+        ).all()
+    assert left == []

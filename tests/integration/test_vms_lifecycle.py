@@ -84,11 +84,16 @@ async def test_a_suspended_vm_resumes_on_its_host_when_started(vmlab: VmLab) -> 
     assert vmlab.domains(vm["id"]) == {agent.host_uuid: "running"}
 
 
-async def test_a_running_vm_cannot_be_removed_or_resized(vmlab: VmLab) -> None:
+async def test_a_running_vm_cannot_be_removed_even_forced_or_resized(vmlab: VmLab) -> None:
     await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
     await vmlab.start_vm(vm["id"])
-    assert (await vmlab.http.delete(f"{API}/vms/{vm['id']}")).status_code == 409
+    for query in ("", "?force=true"):
+        refused = await vmlab.http.delete(f"{API}/vms/{vm['id']}{query}")
+        assert refused.status_code == 409
+        assert refused.json()["detail"] == "Cannot remove VM. VM is running."
+    assert (await vmlab.vm(vm["id"]))["status"] == "up"
+    assert list(vmlab.domains(vm["id"]).values()) == ["running"]
     resized = await vmlab.http.put(f"{API}/vms/{vm['id']}", json={"memory": 2 * GiB})
     assert resized.status_code == 409
     renamed = await vmlab.http.put(f"{API}/vms/{vm['id']}", json={"name": "web"})

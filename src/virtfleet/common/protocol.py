@@ -135,6 +135,14 @@ class GraphicsSpec(Wire):
     password_valid_to: datetime | None = None
 
 
+class CloudInitSeed(Wire):
+    """The files of a NoCloud seed (cloud-init's ``cidata`` volume), as the guest reads them."""
+
+    meta_data: str
+    user_data: str
+    network_config: str | None = None
+
+
 class VmSpec(Wire):
     """Everything an agent needs to define and start a VM; built by the engine from its model."""
 
@@ -165,6 +173,12 @@ class VmSpec(Wire):
     kernel: str | None = None
     initrd: str | None = None
     cmdline: str | None = None
+    start_paused: bool = False
+    """Start with the vCPUs stopped (oVirt's run once ``pause``)."""
+    volatile: bool = False
+    """Writes to the disks go to throw-away overlays, discarded when the VM stops."""
+    cloud_init: CloudInitSeed | None = None
+    """A seed the agent writes to an ISO labelled ``cidata``, a CD-ROM for this run only."""
 
 
 class VmRef(Wire):

@@ -31,12 +31,14 @@ from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.activity import EventService, JobService, JobStepService
 from virtfleet.engine.services.auth import AuthService
 from virtfleet.engine.services.base import ResourceService
+from virtfleet.engine.services.cluster_networks import ClusterNetworkService
 from virtfleet.engine.services.clusters import ClusterService
 from virtfleet.engine.services.consoles import Consoles, EngineLoop
 from virtfleet.engine.services.datacenters import DataCenterService
 from virtfleet.engine.services.disks import DiskAttachmentService, DiskService, InlineVmDisks
 from virtfleet.engine.services.hosts import HostNicService, HostService, HostStatisticsService
 from virtfleet.engine.services.networks import NetworkService, VnicProfileService
+from virtfleet.engine.services.permissions import VmPermissionService
 from virtfleet.engine.services.storage_domains import (
     AttachedStorageDomainService,
     StorageDomainDiskService,
@@ -54,7 +56,6 @@ from virtfleet.engine.services.vm_devices import (
     VmGraphicsConsoleService,
     VmNicService,
     VmNumaNodeService,
-    VmPermissionService,
     VmStatisticsService,
     VmTagService,
 )
@@ -174,7 +175,7 @@ def build_engine(
         "data_center_clusters": ClusterService(database, parent_column="data_center_id"),
         "networks": NetworkService(database),
         "data_center_networks": NetworkService(database, scope_kind="data_center"),
-        "cluster_networks": NetworkService(database, scope_kind="cluster"),
+        "cluster_networks": ClusterNetworkService(database),
         "vnic_profiles": VnicProfileService(database),
         "templates": TemplateService(database),
         "operating_systems": OperatingSystemService(),

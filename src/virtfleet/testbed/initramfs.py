@@ -30,6 +30,11 @@ GUEST_MODULES: tuple[str, ...] = (
     "virtio_net",
     "button",
     "evdev",
+    # the CD-ROM drive and its ISO 9660 file system, for a run-once cloud-init seed
+    "ata_piix",
+    "ahci",
+    "sr_mod",
+    "isofs",
 )
 UP_MARKER = "VIRTFLEET-GUEST-UP"
 SYNCED_MARKER = "VIRTFLEET-DATA-SYNCED"
@@ -37,6 +42,10 @@ NO_DISK_MARKER = "VIRTFLEET-NO-DISK"
 POWEROFF_MARKER = "VIRTFLEET-GUEST-POWEROFF"
 DATA_FILE = "data.txt"
 BOOT_COUNT_FILE = "boot-count"
+SEED_MARKER = "VIRTFLEET-SEED-FOUND"
+NO_SEED_MARKER = "VIRTFLEET-NO-SEED"
+SEED_PREFIX = "CIDATA "
+"""The guest prints each line of the seed's files after this and the file's name."""
 SERIAL_PREFIX = "SERIAL: "
 """The guest prints its SMBIOS serial number after this, once per boot."""
 CLEAN_SHUTDOWN_LINE = "DATA: clean shutdown after boot"
@@ -79,6 +88,22 @@ if [ -b /dev/vda ] && mount -t ext4 /dev/vda /mnt; then
   echo {SYNCED_MARKER}
 else
   echo {NO_DISK_MARKER}
+fi
+# The cloud-init seed of a run-once start (a CD-ROM labelled cidata): print its files.
+i=0
+seed=""
+while [ -z "$seed" ] && [ $i -lt 20 ]; do
+  seed=$(findfs LABEL=cidata 2>/dev/null); [ -n "$seed" ] || sleep 0.1; i=$((i+1))
+done
+mkdir -p /seed
+if [ -n "$seed" ] && mount -t iso9660 -o ro "$seed" /seed; then
+  for f in meta-data user-data network-config; do
+    if [ -f /seed/$f ]; then sed "s|^|{SEED_PREFIX}$f: |" /seed/$f; fi
+  done
+  umount /seed
+  echo {SEED_MARKER}
+else
+  echo {NO_SEED_MARKER}
 fi
 # A TICK line every second shows the guest alive; a shell on the console answers what is typed
 # into the serial console (a new one whenever it exits: init must never end).

@@ -21,14 +21,16 @@ def open_driver(
     ``test:///default`` is one state shared by the whole process, so it becomes a private node
     file per ``host_uuid``; a ``test:///path/to/node.xml`` URI is used as it is. A local libvirt
     runs guests under KVM only when a probe guest booted under it (answer cached in ``data_dir``);
-    a remote one is not this machine's to probe, so its guests get TCG.
+    a remote one is not this machine's to probe, so its guests get TCG. Cloud-init seeds are
+    written under ``data_dir`` (a temporary directory without one).
     """
     parts = urlsplit(uri)
+    seeds = None if data_dir is None else data_dir / "seeds"
     if parts.scheme != "test":
         if parts.netloc:
-            return LibvirtDriver(uri)
+            return LibvirtDriver(uri, seed_dir=seeds)
         probe = probe or KvmProbe(data_dir)
-        return LibvirtDriver(uri, domain_type=probe.domain_type())
+        return LibvirtDriver(uri, domain_type=probe.domain_type(), seed_dir=seeds)
     if parts.path in _SHARED_TEST_PATHS:
         uri = write_node_file(default_node_path(host_uuid))
-    return LibvirtDriver(uri, host_uuid=host_uuid)
+    return LibvirtDriver(uri, host_uuid=host_uuid, seed_dir=seeds)

@@ -12,6 +12,7 @@ from virtfleet.common.apimodel.enums import (
     Architecture,
     BiosType,
     BootDevice,
+    BootProtocol,
     ConfigurationType,
     CpuMode,
     DisplayType,
@@ -31,7 +32,7 @@ from virtfleet.common.apimodel.enums import (
 
 if TYPE_CHECKING:
     from virtfleet.common.apimodel.compute import Nic, Template, Vm
-    from virtfleet.common.apimodel.infra import Host, HostNic
+    from virtfleet.common.apimodel.infra import Host, HostNic, Ip
     from virtfleet.common.apimodel.storage import Disk
     from virtfleet.common.apimodel.system import Step, Tag, User
 
@@ -419,6 +420,19 @@ class Configuration(ApiStruct):
     data: str | None = None
 
 
+class NicConfiguration(ApiStruct):
+    """How the guest configures one of its network interfaces (cloud-init's network-config)."""
+
+    xml_tag: ClassVar[str] = "nic_configuration"
+
+    name: str | None = None
+    on_boot: bool | None = None
+    boot_protocol: BootProtocol | None = None
+    ip: Ip | None = None
+    ipv6: Ip | None = None
+    ipv6_boot_protocol: BootProtocol | None = None
+
+
 class Initialization(ApiStruct):
     """Guest customisation (cloud-init / sysprep) applied on first boot."""
 
@@ -443,3 +457,7 @@ class Initialization(ApiStruct):
     windows_license_key: str | None = None
     active_directory_ou: str | None = None
     org_name: str | None = None
+    nic_configurations: Annotated[
+        list[NicConfiguration] | None, Field(json_schema_extra=list_item_tag("nic_configuration"))
+    ] = None
+    cloud_init_network_protocol: str | None = None

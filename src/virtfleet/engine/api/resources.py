@@ -110,7 +110,7 @@ TABLE: tuple[Resource, ...] = (
         "clusters",
         m.Cluster,
         "clusters",
-        children=(Resource("networks", m.Network, "cluster_networks", READ),),
+        children=(Resource("networks", m.Network, "cluster_networks"),),
     ),
     Resource(
         "hosts",

@@ -1,5 +1,5 @@
-"""The persisted commands behind VM actions: start (schedule, launch), stop, shutdown, reboot,
-suspend, and the creation of a new VM's inline disks.
+"""The persisted commands behind VM actions: start (schedule, launch; with run-once options),
+resume, stop, shutdown, reboot, suspend, and the creation of a new VM's inline disks.
 
 Every status move is a compare-and-swap on the VM's row (``move_vm``): whichever of a command
 and host monitoring moves first wins, and the other re-reads. A VM gets a host only through the
@@ -23,6 +23,7 @@ from virtfleet.common.apimodel.enums import HostStatus, VmStatus
 from virtfleet.common.errors import AgentError, Conflict, NotFound
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
+from virtfleet.engine.commands.runonce import RunOnce, apply_run_once
 from virtfleet.engine.commands.vmspec import build_spec
 from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.core.identity import ADMIN_USER
@@ -128,20 +129,24 @@ async def _unschedule(ctx: CommandContext) -> None:
 
 async def _launch(ctx: CommandContext) -> None:
     vm_id, host_id = _vm_id(ctx), str(ctx.data["host_id"])
-    spec = await ctx.db(lambda conn: build_spec(conn, vm_id))
+    run_once = RunOnce.from_params(ctx.params)
+    spec = await ctx.db(lambda conn: apply_run_once(build_spec(conn, vm_id), run_once))
+    wanted = p.VmRunState.PAUSED if spec.start_paused else p.VmRunState.RUNNING
     try:
         await ctx.env.connections.call(host_id, p.VM_CREATE, spec)
     except Conflict:
         # a re-run after a restart: the VM already runs there, as this step wanted
         listed = await ctx.env.connections.call(host_id, p.VM_LIST, p.Empty())
-        if not any(s.vm_id == vm_id and s.state == p.VmRunState.RUNNING for s in listed.vms):
+        if not any(s.vm_id == vm_id and s.state == wanted for s in listed.vms):
             raise
     now = ctx.clock.now()
+    # a VM started paused stays so until resumed: it is not powering up
+    status = VmStatus.PAUSED if spec.start_paused else VmStatus.POWERING_UP
 
     def powering_up(vm: m.Vm) -> Mapping[str, Any] | None:
         if vm.status not in (VmStatus.WAIT_FOR_LAUNCH, VmStatus.RESTORING_STATE):
             return None  # monitoring already saw it run
-        return {"status": VmStatus.POWERING_UP, "start_time": now, "stop_time": None}
+        return {"status": status, "start_time": now, "stop_time": None}
 
     await ctx.db(lambda conn: move_vm(conn, vm_id, powering_up))
 
@@ -263,6 +268,12 @@ def _after_reboot(state: p.VmState) -> Mapping[str, Any]:
     return {"status": VmStatus.UP}
 
 
+def _after_resume(state: p.VmState) -> Mapping[str, Any]:
+    if state.state == p.VmRunState.RUNNING:
+        return {"status": VmStatus.UP}
+    return {"status": VmStatus.PAUSED}
+
+
 def _after_suspend(state: p.VmState) -> Mapping[str, Any]:
     if state.state == p.VmRunState.SUSPENDED:
         return {"status": VmStatus.SUSPENDED}
@@ -276,6 +287,11 @@ async def _call_shutdown(conns: Any, host_id: str, vm_id: str) -> p.VmState:
 
 async def _call_reboot(conns: Any, host_id: str, vm_id: str) -> p.VmState:
     result: p.VmState = await conns.call(host_id, p.VM_REBOOT, p.VmRef(vm_id=vm_id))
+    return result
+
+
+async def _call_resume(conns: Any, host_id: str, vm_id: str) -> p.VmState:
+    result: p.VmState = await conns.call(host_id, p.VM_RESUME, p.VmRef(vm_id=vm_id))
     return result
 
 
@@ -422,6 +438,25 @@ def vm_command_definitions() -> list[CommandDefinition]:
             ],
             refs=_refs,
             describe_done=_text("VM {name} was restarted by {user}."),
+        ),
+        CommandDefinition(
+            kind="vm.resume",
+            describe=lambda params: f"Resuming VM {params['vm_id']}",
+            steps=[
+                Step(
+                    "resume",
+                    "Restarting the VM's vCPUs",
+                    _guest_operation(
+                        {VmStatus.PAUSED},
+                        VmStatus.POWERING_UP,
+                        _call_resume,
+                        _after_resume,
+                        "resume",
+                    ),
+                )
+            ],
+            refs=_refs,
+            describe_done=_text("VM {name} was resumed by {user}."),
         ),
         CommandDefinition(
             kind="vm.suspend",

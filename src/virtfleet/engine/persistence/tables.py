@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     ForeignKey,
@@ -132,6 +133,34 @@ vm_tags = Table(
 )
 users = _document_table(
     "users", Column("password_hash", Text, nullable=True), UniqueConstraint("name")
+)
+# Roles granted to users, on the whole system or on one object (oVirt's permissions); the
+# object is named by kind and id since it may live in any table.
+permissions = Table(
+    "permissions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("role_id", ID, nullable=False),
+    Column("user_id", ID, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("object_type", String(32), nullable=False),
+    Column("object_id", ID, nullable=True, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+# Networks attached to clusters, with the cluster's own settings for each: whether hosts must
+# have it, and the roles (display, migration, management) it plays in that cluster.
+cluster_networks = Table(
+    "cluster_networks",
+    metadata,
+    Column("cluster_id", ID, ForeignKey("clusters.id", ondelete="CASCADE"), primary_key=True),
+    Column(
+        "network_id",
+        ID,
+        ForeignKey("networks.id", ondelete="CASCADE"),
+        primary_key=True,
+        index=True,
+    ),
+    Column("required", Boolean, nullable=False),
+    Column("usages", JSON, nullable=False),
 )
 jobs = _document_table(
     "jobs",

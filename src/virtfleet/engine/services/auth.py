@@ -23,6 +23,7 @@ from virtfleet.engine.core.identity import ADMIN_NAME, INTERNAL_DOMAIN
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.persistence.documents import DocumentRepository
+from virtfleet.engine.services.permissions import grant_system_super_user
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,8 @@ class AuthService:
                 domain=Domain(name=f"{INTERNAL_DOMAIN}-authz"),
             )
             self.users.insert(conn, admin, password_hash=self._hasher.hash(password))
+            assert admin.id is not None
+            grant_system_super_user(conn, admin.id, self.clock.now())
             return True
 
     def set_password(self, user_name: str, password: str) -> None:

@@ -14,6 +14,10 @@ from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import DocumentService, Options, Scope
+from virtfleet.engine.services.cluster_networks import (
+    attach_management_network,
+    replace_data_center,
+)
 from virtfleet.engine.services.compat import COMPATIBILITY_VERSION, SUPPORTED_VERSIONS
 from virtfleet.engine.services.refs import new_id, reference, require_name, resolve_optional
 from virtfleet.engine.services.search import catalog
@@ -77,10 +81,15 @@ class ClusterService(DocumentService[m.Cluster]):
         obj = self._checked(conn, obj)
         return obj.model_copy(update={"id": new_id(), **cluster_defaults(obj)})
 
+    def after_add(self, conn: Connection, scope: Scope, obj: m.Cluster) -> None:
+        attach_management_network(conn, obj)
+
     def prepare_update(
         self, conn: Connection, scope: Scope, current: m.Cluster, updated: m.Cluster
     ) -> m.Cluster:
-        return self._checked(conn, updated)
+        checked = self._checked(conn, updated)
+        replace_data_center(conn, checked, current)
+        return checked
 
     def before_remove(
         self, conn: Connection, scope: Scope, obj: m.Cluster, options: Options

@@ -21,13 +21,8 @@ _N = tables.networks
 _P = tables.vnic_profiles
 
 
-def _data_center_of_cluster(cluster_id: str) -> ColumnElement[bool]:
-    dc = select(tables.clusters.c.data_center_id).where(tables.clusters.c.id == cluster_id)
-    return _N.c.data_center_id.in_(dc.scalar_subquery())
-
-
 class NetworkService(DocumentService[m.Network]):
-    """Networks; under a cluster, the networks of the cluster's data center."""
+    """Networks, all or those of one data center (``scope_kind="data_center"``)."""
 
     search_fields: ClassVar = catalog.NETWORKS.resolvers()
     immutable_fields = frozenset({"id", "href", "data_center"})
@@ -39,8 +34,6 @@ class NetworkService(DocumentService[m.Network]):
     def scope_filter(self, scope: Scope) -> ColumnElement[bool] | None:
         if self.scope_kind == "data_center":
             return _N.c.data_center_id == scope.parent
-        if self.scope_kind == "cluster":
-            return _data_center_of_cluster(scope.parent)
         return None
 
     def prepare_new(

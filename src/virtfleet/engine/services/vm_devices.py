@@ -1,5 +1,5 @@
 """What hangs under a VM: its NICs (with MACs from the engine's pool), statistics, NUMA nodes,
-graphics consoles and permissions; and the read-only NICs of templates."""
+and graphics consoles; and the read-only NICs of templates."""
 
 from __future__ import annotations
 
@@ -23,12 +23,10 @@ from virtfleet.common.apimodel.enums import (
 )
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.common.protocol import VmStats
-from virtfleet.engine.core.identity import ADMIN_NAME
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
-from virtfleet.engine.services.auth import users_repository
 from virtfleet.engine.services.base import (
     DocumentService,
     ListQuery,
@@ -50,7 +48,6 @@ MAC_PREFIX = "56:6f"
 _MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
 _MAC_ATTEMPTS = 64
 _STAT_NAMESPACE = uuid.UUID("6f1d3c3e-7a65-4f0e-9a3b-5bde1c0a4d11")
-SUPER_USER_ROLE_ID = "00000000-0000-0000-0000-000000000001"
 
 
 def normalise_mac(address: str) -> str:
@@ -412,35 +409,3 @@ class VmTagService(ResourceService):
             pair = _tag_assignment(scope.parent, object_id)
             if conn.execute(tables.vm_tags.delete().where(pair)).rowcount == 0:
                 raise NotFound(f"The tag with id '{object_id}' is not assigned to this VM")
-
-
-class VmPermissionService(ResourceService):
-    """``/vms/{id}/permissions``: the administrator's inherited SuperUser permission."""
-
-    def __init__(self, database: Database) -> None:
-        self.db = database
-
-    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Permission]:
-        with self.db.read() as conn:
-            vm = _require_vm(conn, scope.parent)
-            users = users_repository()
-            admin_id = conn.execute(
-                select(users.table.c.id).where(users.table.c.name == ADMIN_NAME)
-            ).scalar()
-        if admin_id is None or vm.id is None:
-            return []
-        return [
-            m.Permission(
-                id=str(uuid.uuid5(_STAT_NAMESPACE, f"permission/{vm.id}/{admin_id}")),
-                role=m.Role(id=SUPER_USER_ROLE_ID, name="SuperUser"),
-                user=m.User(id=str(admin_id)),
-                vm=m.Vm(id=vm.id),
-            )
-        ]
-
-    def get(self, scope: Scope, object_id: str) -> m.Permission:
-        return one_listed(
-            self.list(scope, ListQuery()),
-            object_id,
-            f"The permission with id '{object_id}' does not exist",
-        )

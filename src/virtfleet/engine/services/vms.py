@@ -21,7 +21,7 @@ from virtfleet.engine.commands.store import Locked
 from virtfleet.engine.commands.vm_commands import best_host
 from virtfleet.engine.core.derived import vcpu_count
 from virtfleet.engine.core.eventlog import EventCode, EventLog
-from virtfleet.engine.core.identity import ADMIN_USER
+from virtfleet.engine.core.identity import ADMIN_NAME, ADMIN_USER
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
 from virtfleet.engine.monitoring.hostmonitor import HostMonitor
 from virtfleet.engine.persistence import repositories as repos
@@ -31,6 +31,7 @@ from virtfleet.engine.services import oscatalog
 from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.consoles import Consoles
 from virtfleet.engine.services.disks import DiskAttachmentService
+from virtfleet.engine.services.permissions import grant_vm_manager, revoke_vm_permissions
 from virtfleet.engine.services.refs import (
     new_id,
     reference,
@@ -38,6 +39,7 @@ from virtfleet.engine.services.refs import (
     resolve,
     resolve_optional,
 )
+from virtfleet.engine.services.runonce import start_options
 from virtfleet.engine.services.search import catalog
 from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
 from virtfleet.engine.services.vm_devices import (
@@ -95,7 +97,11 @@ INLINE = ("nics", "disk_attachments", "graphics_consoles", "statistics", "permis
 
 # For each action: the statuses that allow it, the fault prefix and the job's wording.
 ACTIONS: Mapping[str, tuple[frozenset[VmStatus], str, str]] = {
-    "start": (frozenset({VmStatus.DOWN, VmStatus.SUSPENDED}), "Cannot run VM", "Launching VM"),
+    "start": (
+        frozenset({VmStatus.DOWN, VmStatus.SUSPENDED, VmStatus.PAUSED}),
+        "Cannot run VM",
+        "Launching VM",
+    ),
     "stop": (
         frozenset(HOLDING_VM_STATUSES | {VmStatus.SUSPENDED}),
         "Cannot stop VM",
@@ -168,6 +174,21 @@ def inherit(vm: m.Vm, template: m.Template) -> m.Vm:
             }
         )
     return vm.model_copy(update=update)
+
+
+def removable_check(vm: m.Vm, *, forced: bool) -> None:
+    """oVirt's refusals: a VM with a guest ("Cannot remove VM. VM is running."), one delete
+    protected; ``force`` takes only a VM whose disks are still being made."""
+    status = vm.status or VmStatus.DOWN
+    if status in HOLDING_VM_STATUSES or (vm.host is not None and status != VmStatus.SUSPENDED):
+        raise Conflict("Cannot remove VM. VM is running.")
+    if forced and status == VmStatus.IMAGE_LOCKED:
+        return  # a VM whose creation failed half-way: never ran, nothing to protect yet
+    if status == VmStatus.DOWN:
+        if vm.delete_protected:
+            raise Conflict(f"Cannot remove VM. VM {vm.name} is delete protected.")
+        return
+    raise Conflict(f"Cannot remove VM. VM {vm.name} is {status.value.replace('_', ' ')}.")
 
 
 def conflict_text(prefix: str, vm: m.Vm) -> str:
@@ -266,6 +287,7 @@ class VmService(DocumentService[m.Vm]):
     def after_add(self, conn: Connection, scope: Scope, obj: m.Vm) -> None:
         assert obj.id is not None and obj.template is not None and obj.template.id is not None
         copy_template_nics(conn, obj.template.id, obj.id, self.rng)
+        grant_vm_manager(conn, ADMIN_NAME, obj.id, self.clock.now())
         self.eventlog.record(
             conn,
             code=EventCode.VM_ADDED,
@@ -302,15 +324,13 @@ class VmService(DocumentService[m.Vm]):
     # --- remove ----------------------------------------------------------------------------------
 
     def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        """Only a VM without a guest goes: ``force`` also takes one whose disks are still being
+        made (``image_locked``), never a running or suspended one, so no QEMU loses its row."""
         detach_only = options.flag("detach_only")
         forced = options.flag("force")
         with self.db.read() as conn:
             vm = self.get_in_scope(conn, scope, object_id)
-        if not forced:
-            if vm.status != VmStatus.DOWN:
-                raise Conflict(f"Cannot remove VM. VM {vm.name} is {vm.status or 'unknown'}.")
-            if vm.delete_protected:
-                raise Conflict(f"Cannot remove VM. VM {vm.name} is delete protected.")
+        removable_check(vm, forced=forced)
         with self.db.read() as conn:
             attached = repos.disk_attachments.query(
                 conn, tables.disk_attachments.c.vm_id == object_id
@@ -320,13 +340,13 @@ class VmService(DocumentService[m.Vm]):
             assert attachment.id is not None
             self.disk_attachments.remove(Scope((object_id,)), attachment.id, flag)
         with self.db.transaction() as conn:
-            current = repos.vms.get(conn, object_id)
-            if not forced and current.status != VmStatus.DOWN:
-                raise Conflict(f"Cannot remove VM. VM {vm.name} is {current.status}.")
+            # again in the transaction that deletes: a start may have claimed a host meanwhile
+            removable_check(repos.vms.get(conn, object_id), forced=forced)
             conn.execute(tables.nics.delete().where(tables.nics.c.vm_id == object_id))
             conn.execute(
                 tables.disk_attachments.delete().where(tables.disk_attachments.c.vm_id == object_id)
             )
+            revoke_vm_permissions(conn, object_id)
             repos.vms.delete(conn, object_id)
             self.eventlog.record(
                 conn,
@@ -339,27 +359,40 @@ class VmService(DocumentService[m.Vm]):
     # --- actions ---------------------------------------------------------------------------------
 
     def start(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
-        return self._lifecycle("start", scope, object_id)
+        return self._lifecycle("start", scope, object_id, action)
 
     def stop(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
-        return self._lifecycle("stop", scope, object_id)
+        return self._lifecycle("stop", scope, object_id, action)
 
     def shutdown(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
-        return self._lifecycle("shutdown", scope, object_id)
+        return self._lifecycle("shutdown", scope, object_id, action)
 
     def reboot(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
-        return self._lifecycle("reboot", scope, object_id)
+        return self._lifecycle("reboot", scope, object_id, action)
 
     def suspend(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
-        return self._lifecycle("suspend", scope, object_id)
+        return self._lifecycle("suspend", scope, object_id, action)
 
-    def _lifecycle(self, name: str, scope: Scope, object_id: str) -> m.Action:
-        """Check the VM's status and submit the action's command (``vm.<name>``)."""
+    def _lifecycle(self, name: str, scope: Scope, object_id: str, action: m.Action) -> m.Action:
+        """Check the VM's status and submit the action's command (``vm.<name>``); a start's
+        run-once options go into its command's parameters."""
         allowed, prefix, wording = ACTIONS[name]
+        params: dict[str, Any] = {"vm_id": object_id}
         with self.db.read() as conn:
             vm = self.get_in_scope(conn, scope, object_id)
             if vm.status not in allowed:
                 raise Conflict(conflict_text(prefix, vm))
+            run_once = start_options(vm, action) if name == "start" else None  # 400s, no job
+            if run_once is not None:
+                if vm.status != VmStatus.DOWN:
+                    raise InvalidInput(
+                        f"VM {vm.name} is {vm.status}: it resumes as it was, without run-once "
+                        "options"
+                    )
+                params["run_once"] = run_once.model_dump(mode="json")
+            if name == "start" and vm.status == VmStatus.PAUSED:
+                # as in oVirt, running a paused VM resumes it
+                name, allowed, wording = "resume", frozenset({VmStatus.PAUSED}), "Resuming VM"
             if name == "start" and vm.status == VmStatus.DOWN:
                 best_host(conn, vm, self.monitor)  # refuse now a start no host could take
 
@@ -372,7 +405,7 @@ class VmService(DocumentService[m.Vm]):
         try:
             job_id = self.runner.submit(
                 f"vm.{name}",
-                {"vm_id": object_id},
+                params,
                 locks=[(object_id, "vm")],
                 description=f"{wording} {vm.name}",
                 precheck=still_allowed,

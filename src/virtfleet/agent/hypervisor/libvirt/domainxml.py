@@ -33,6 +33,7 @@ from .devices import (
 from .firmware import OVMF_DIR, uefi_files
 from .guestplatform import Clock, Features, SysInfo, is_windows
 from .osboot import KernelBoot, OsBoot
+from .runonce import SeedCdrom, VolatileDisk
 from .xmlbase import XmlElement, text_element
 
 _KIB = 1024
@@ -116,8 +117,9 @@ class Domain(XmlElement):
         return ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _disks(specs: list[DiskSpec]) -> list[XmlElement]:
-    """Disks named in order per name prefix (vda, vdb; sda for scsi and sata alike)."""
+def _disks(specs: list[DiskSpec], *, volatile: bool = False) -> list[XmlElement]:
+    """Disks named in order per name prefix (vda, vdb; sda for scsi and sata alike); on a
+    volatile run each writable one gets a throw-away overlay."""
     used: dict[str, int] = {}
     disks: list[XmlElement] = []
     for spec in specs:
@@ -129,10 +131,21 @@ def _disks(specs: list[DiskSpec]) -> list[XmlElement]:
             raise InvalidInput(f"at most 26 disks named {prefix}*")
         used[prefix] = index + 1
         target = prefix + chr(ord("a") + index)
-        disks.append(Disk(spec.path, spec.format, spec.bus, target, spec.readonly))
+        disk = Disk(spec.path, spec.format, spec.bus, target, spec.readonly)
+        disks.append(VolatileDisk(disk) if volatile and not spec.readonly else disk)
     if any(spec.bus == "scsi" for spec in specs):
         disks.append(Controller("scsi", "virtio-scsi"))
     return disks
+
+
+def _seed_cdrom(spec: VmSpec, seed_iso: Path) -> SeedCdrom:
+    """The seed's CD-ROM on the drive after the disks of its bus (IDE has four)."""
+    bus = "sata" if spec.machine.startswith(_Q35) else "ide"
+    prefix = _DISK_PREFIX[bus]
+    index = sum(1 for disk in spec.disks if _DISK_PREFIX.get(disk.bus) == prefix)
+    if index >= (4 if bus == "ide" else 26):
+        raise InvalidInput(f"no free {bus} drive for the cloud-init CD-ROM")
+    return SeedCdrom(seed_iso, bus, prefix + chr(ord("a") + index))
 
 
 def _interfaces(specs: list[NicSpec]) -> list[XmlElement]:
@@ -163,8 +176,11 @@ def _graphics(specs: list[GraphicsSpec]) -> list[XmlElement]:
     return items
 
 
-def _devices(spec: VmSpec, domain_type: str) -> Devices:
-    items = [*_disks(spec.disks), *_interfaces(spec.nics)]
+def _devices(spec: VmSpec, domain_type: str, seed_iso: Path | None) -> Devices:
+    items = _disks(spec.disks, volatile=spec.volatile)
+    if seed_iso is not None:
+        items.append(_seed_cdrom(spec, seed_iso))
+    items += _interfaces(spec.nics)
     items += [Serial(spec.serial_log_path), console(spec.serial_log_path)]
     items += _graphics(spec.graphics)
     if spec.tpm:
@@ -203,12 +219,20 @@ def _os(spec: VmSpec, arch: str, ovmf_dir: Path, *, smbios: bool) -> OsBoot:
 
 
 def build_domain(
-    spec: VmSpec, domain_type: str, arch: str = "x86_64", *, ovmf_dir: Path = OVMF_DIR
+    spec: VmSpec,
+    domain_type: str,
+    arch: str = "x86_64",
+    *,
+    ovmf_dir: Path = OVMF_DIR,
+    seed_iso: Path | None = None,
 ) -> Domain:
     """The domain for ``spec``: UUID is the VM id and name the VM name, as in oVirt.
 
+    ``seed_iso`` is where the agent wrote the spec's cloud-init seed (a CD-ROM for this run).
     Hyper-V enlightenments need KVM, so a Windows guest on TCG (``qemu``) goes without them.
     """
+    if (spec.cloud_init is None) != (seed_iso is None):
+        raise InvalidInput("a cloud-init seed and its image come together")
     unknown = set(spec.boot_devices) - _BOOT_DEVICES
     if unknown:
         raise InvalidInput(f"unknown boot devices: {', '.join(sorted(unknown))}")
@@ -229,7 +253,7 @@ def build_domain(
         vcpu=Vcpu(topology.vcpus),
         cpu=Cpu(topology, cluster_type),
         os=_os(spec, arch, ovmf_dir, smbios=sysinfo is not None),
-        devices=_devices(spec, domain_type),
+        devices=_devices(spec, domain_type, seed_iso),
         features=Features(smm=spec.secure_boot, hyperv=enlightened),
         clock=Clock(localtime=windows, hypervclock=enlightened),
         sysinfo=sysinfo,

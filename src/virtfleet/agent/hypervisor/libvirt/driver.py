@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import tempfile
 import threading
 import time
 import uuid
@@ -23,6 +24,7 @@ from virtfleet.agent.hypervisor.base import (
     SerialConsole,
     VmStateCallback,
 )
+from virtfleet.agent.hypervisor.seediso import SeedStore
 from virtfleet.common.cputypes import CLUSTER_CPU_TYPES, cluster_cpu_type
 from virtfleet.common.errors import AgentError, Conflict, InvalidInput, NotFound
 from virtfleet.common.protocol import (
@@ -101,8 +103,10 @@ class LibvirtDriver(HypervisorDriver):
         host_uuid: str | None = None,
         domain_type: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        seed_dir: Path | None = None,
     ) -> None:
         self._uri = uri
+        self._seeds = SeedStore(seed_dir or Path(tempfile.gettempdir()) / "virtfleet-seeds")
         self._host_uuid = host_uuid
         self._domain_type = domain_type or default_domain_type(uri)
         self._clock = clock
@@ -238,7 +242,8 @@ class LibvirtDriver(HypervisorDriver):
         if not is_test_uri(self._uri):
             spec = with_local_networks(spec, host_bridges())
         arch = self._guest_arch()
-        xml = build_domain(spec, self._domain_type, arch).to_xml()
+        seed = None if spec.cloud_init is None else self._seeds.path(spec.id)
+        xml = build_domain(spec, self._domain_type, arch, seed_iso=seed).to_xml()
         conn = self._connection()
         if not is_test_uri(self._uri):
             self._check_host_runs(conn, spec, arch)
@@ -255,15 +260,30 @@ class LibvirtDriver(HypervisorDriver):
             if existing is not None and existing.name() != spec.name:
                 self._undefine(existing)
                 existing = None
+            if spec.cloud_init is not None:
+                self._seeds.write(spec.id, spec.cloud_init)
             dom = conn.defineXML(xml)
             try:
-                dom.create()
+                self._start(dom, paused=spec.start_paused)
             except libvirt.libvirtError:
                 if existing is None:
                     self._undefine(dom)
+                else:
+                    self._seeds.remove(spec.id)
                 raise
             log.info("VM started vm_id=%s name=%s", spec.id, spec.name)
             return self._state(dom)
+
+    def _start(self, dom: Any, *, paused: bool) -> None:
+        """Start the domain, with its vCPUs stopped when ``paused`` (the test driver takes no
+        start flags: it is paused right after)."""
+        if not paused:
+            dom.create()
+        elif is_test_uri(self._uri):
+            dom.create()
+            dom.suspend()
+        else:
+            dom.createWithFlags(libvirt.VIR_DOMAIN_START_PAUSED)
 
     def destroy_vm(self, vm_id: str) -> VmState:
         with self._vm_lock(vm_id), libvirt_errors(f"destroying VM {vm_id}"):
@@ -392,6 +412,8 @@ class LibvirtDriver(HypervisorDriver):
         if mapped is None:
             return
         state = VmState(vm_id=dom.UUIDString(), state=mapped[0], reason=mapped[1])
+        if state.state in (VmRunState.DOWN, VmRunState.CRASHED):
+            self._seeds.remove(state.vm_id)  # the run it was for is over
         log.debug("VM lifecycle event vm_id=%s state=%s", state.vm_id, state.state)
         self._publish(state)
 
@@ -453,6 +475,7 @@ class LibvirtDriver(HypervisorDriver):
         if not is_test_uri(self._uri):
             flags |= libvirt.VIR_DOMAIN_UNDEFINE_NVRAM
         dom.undefineFlags(flags)
+        self._seeds.remove(dom.UUIDString())
 
     @contextmanager
     def _vm_lock(self, vm_id: str) -> Iterator[None]:
