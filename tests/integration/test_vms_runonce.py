@@ -64,6 +64,10 @@ def _seed_path(domain: ET.Element) -> Path | None:
     return None
 
 
+async def _job_ids(vmlab: VmLab) -> set[str]:
+    return {job["id"] for job in (await vmlab.http.get(f"{API}/jobs")).json().get("job", [])}
+
+
 def _iso_file(image: Path, name: str) -> str:
     done = subprocess.run(
         ["isoinfo", "-i", str(image), "-R", "-x", f"/{name}"], capture_output=True, text=True
@@ -144,9 +148,9 @@ async def test_start_options_not_applied_are_refused_and_nothing_starts(
 ) -> None:
     await vmlab.up_host("h1")
     vm = await vmlab.add_vm("vm1")
-    jobs_before = (await vmlab.http.get(f"{API}/jobs")).json().get("job", [])
+    jobs_before = await _job_ids(vmlab)
     reply = await vmlab.http.post(f"{API}/vms/{vm['id']}/start", json=body)
     assert reply.status_code == 400, reply.text
     assert named in reply.json()["detail"]
     assert (await vmlab.vm(vm["id"]))["status"] == "down"
-    assert (await vmlab.http.get(f"{API}/jobs")).json().get("job", []) == jobs_before
+    assert await _job_ids(vmlab) == jobs_before

@@ -140,13 +140,13 @@ async def _launch(ctx: CommandContext) -> None:
         if not any(s.vm_id == vm_id and s.state == wanted for s in listed.vms):
             raise
     now = ctx.clock.now()
-    # a VM started paused stays so until resumed: it is not powering up
-    status = VmStatus.PAUSED if spec.start_paused else VmStatus.POWERING_UP
 
     def powering_up(vm: m.Vm) -> Mapping[str, Any] | None:
+        # A VM started paused is moved to paused by monitoring: its host reports it started,
+        # then paused, in that order (setting it here could be undone by the first report).
         if vm.status not in (VmStatus.WAIT_FOR_LAUNCH, VmStatus.RESTORING_STATE):
             return None  # monitoring already saw it run
-        return {"status": status, "start_time": now, "stop_time": None}
+        return {"status": VmStatus.POWERING_UP, "start_time": now, "stop_time": None}
 
     await ctx.db(lambda conn: move_vm(conn, vm_id, powering_up))
 
