@@ -10,10 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 from test_vms_disks import _active_domain, _one_new_disk, _wait
 from test_vms_lab import API, VmLab, vmlab_fixture  # noqa: F401
 
 from virtfleet.common.apimodel.enums import JobStatus
+from virtfleet.engine.persistence import tables
 
 pytestmark = pytest.mark.usefixtures("vmlab")
 
@@ -106,6 +108,16 @@ async def test_run_once_options_reach_the_domain_for_that_run_only(vmlab: VmLab)
     assert _boot_order(domain) == ["hd"]
     assert domain.find("devices/disk/transient") is None
     assert _seed_path(domain) is None
+
+
+async def test_the_seeds_passwords_leave_the_database_when_the_start_ends(vmlab: VmLab) -> None:
+    vm, _agent = await _vm_with_disk(vmlab)
+    body = {"vm": {"initialization": CLOUD_INIT}, "use_cloud_init": True}
+    await _start(vmlab, vm["id"], body)
+
+    with vmlab.engine.database.read() as conn:
+        stored = [str(row.params) for row in conn.execute(select(tables.commands.c.params))]
+    assert stored and not any("s3cret" in params for params in stored)
 
 
 async def test_a_vm_started_paused_stays_paused_until_started_again(vmlab: VmLab) -> None:

@@ -391,6 +391,8 @@ def vm_command_definitions() -> list[CommandDefinition]:
             describe_done=_describe_started,
             success_code=EventCode.VM_STARTED,
             failure_code=EventCode.VM_START_FAILED,
+            # a cloud-init seed holds passwords: gone from the database once the start ends
+            secret_params=frozenset({"run_once"}),
         ),
         CommandDefinition(
             kind="vm.stop",
