@@ -162,6 +162,20 @@ class VmSpec(Wire):
     watchdog_action: str | None = None
     """With an action (reset, poweroff, pause, dump, none) the VM gets an i6300esb watchdog."""
     memballoon: bool = True
+    memory_guaranteed_bytes: int | None = None
+    """Memory the guest is promised (oVirt's ``memory_policy.guaranteed``), kept in the domain's
+    metadata: QEMU has no ``min_guarantee``, oVirt's own host agent reads it from there too."""
+    cpu_shares: int | None = None
+    """The relative CPU weight (``<cputune><shares>``); None or 0 leaves the host's default."""
+    soundcard: bool = False
+    usb: str | None = None
+    """``qemu-xhci`` (with a USB tablet), ``none`` (no USB controller at all), None: libvirt's."""
+    clock_offset_s: int | None = None
+    """The guest's RTC offset from UTC in seconds (its time zone); None: Windows local, else UTC."""
+    cpu_model: str | None = None
+    """A libvirt CPU model that overrides the cluster's CPU type (``custom_cpu_model``)."""
+    iothreads: int = 0
+    """I/O threads; virtio disks are spread over them in turn."""
     kernel: str | None = None
     initrd: str | None = None
     cmdline: str | None = None

@@ -128,7 +128,7 @@ async def _unschedule(ctx: CommandContext) -> None:
 
 async def _launch(ctx: CommandContext) -> None:
     vm_id, host_id = _vm_id(ctx), str(ctx.data["host_id"])
-    spec = await ctx.db(lambda conn: build_spec(conn, vm_id))
+    spec = await ctx.db(lambda conn: build_spec(conn, vm_id, ctx.clock.now()))
     try:
         await ctx.env.connections.call(host_id, p.VM_CREATE, spec)
     except Conflict:

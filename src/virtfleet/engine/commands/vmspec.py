@@ -7,12 +7,15 @@ type and the display.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
 from virtfleet.common.apimodel.enums import BiosType, DisplayType, SerialNumberPolicy
 from virtfleet.common.errors import Conflict
+from virtfleet.engine.commands.vmtuning import tuning_fields
 from virtfleet.engine.core.derived import volume_format
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -125,8 +128,9 @@ def smbios_serial(conn: Connection, vm: m.Vm) -> str | None:
     return None
 
 
-def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
-    """What the agent needs to define and start the VM, from the VM, its cluster and devices."""
+def build_spec(conn: Connection, vm_id: str, now: datetime | None = None) -> p.VmSpec:
+    """What the agent needs to define and start the VM, from the VM, its cluster and devices;
+    ``now`` fixes the time zone's offset (summer time) for this run."""
     vm = repos.vms.get(conn, vm_id)
     cluster_id = vm.cluster.id if vm.cluster is not None else None
     cluster = repos.clusters.find(conn, cluster_id) if cluster_id else None
@@ -157,4 +161,5 @@ def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
         kernel=kernel_boot.kernel or None,
         initrd=kernel_boot.initrd or None,
         cmdline=kernel_boot.cmdline or None,
+        **tuning_fields(vm, now or datetime.now(UTC)),
     )

@@ -43,6 +43,7 @@ from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
 from virtfleet.engine.services.vm_devices import (
     copy_template_nics,
 )
+from virtfleet.engine.services.vm_hardware import validate_hardware
 
 _V = tables.vms
 MAX_MEMORY = 4 * 1024**4
@@ -132,6 +133,7 @@ def validate_config(vm: m.Vm) -> None:
     policy = vm.memory_policy
     if policy is not None and policy.guaranteed is not None and policy.guaranteed > vm.memory:
         raise InvalidInput("The guaranteed memory cannot exceed the VM's memory")
+    validate_hardware(vm)
     serial = vm.serial_number
     if (
         serial is not None

@@ -33,6 +33,8 @@ from .devices import (
 from .firmware import OVMF_DIR, uefi_files
 from .guestplatform import Clock, Features, SysInfo, is_windows
 from .osboot import KernelBoot, OsBoot
+from .peripherals import Sound, Tablet, UsbController
+from .tuning import CpuTune, IoThreads, VmMetadata
 from .xmlbase import XmlElement, text_element
 
 _KIB = 1024
@@ -43,6 +45,7 @@ _NIC_KINDS = {"bridge", "network", "user"}
 _GRAPHICS = {"vnc": "vga", "spice": "qxl"}
 _WATCHDOG_ACTIONS = {"reset", "shutdown", "poweroff", "pause", "dump", "none", "inject-nmi"}
 _Q35 = "q35"
+_USB_MODELS = {"qemu-xhci", "none"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,9 @@ class Domain(XmlElement):
     features: Features = field(default_factory=Features)
     clock: Clock = field(default_factory=Clock)
     sysinfo: SysInfo | None = None
+    metadata: VmMetadata | None = None
+    iothreads: IoThreads | None = None
+    cputune: CpuTune | None = None
     actions: tuple[LifecycleAction, ...] = (
         LifecycleAction("poweroff", "destroy"),
         LifecycleAction("reboot", "restart"),
@@ -96,9 +102,14 @@ class Domain(XmlElement):
         node = ET.Element("domain", type=self.type)
         node.append(text_element("name", self.name))
         node.append(text_element("uuid", self.uuid))
+        if self.metadata is not None:
+            node.append(self.metadata.element())
         node.append(self.memory.element())
         node.append(Memory(self.memory.size_bytes, tag="currentMemory").element())
         node.append(self.vcpu.element())
+        for tuning in (self.iothreads, self.cputune):
+            if tuning is not None:
+                node.append(tuning.element())
         if self.sysinfo is not None:
             node.append(self.sysinfo.element())
         node.append(self.os.element())
@@ -116,10 +127,12 @@ class Domain(XmlElement):
         return ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _disks(specs: list[DiskSpec]) -> list[XmlElement]:
-    """Disks named in order per name prefix (vda, vdb; sda for scsi and sata alike)."""
+def _disks(specs: list[DiskSpec], iothreads: int = 0) -> list[XmlElement]:
+    """Disks named in order per name prefix (vda, vdb; sda for scsi and sata alike); virtio
+    disks take the I/O threads (numbered from 1) in turn."""
     used: dict[str, int] = {}
     disks: list[XmlElement] = []
+    virtio_disks = 0
     for spec in specs:
         prefix = _DISK_PREFIX.get(spec.bus)
         if prefix is None:
@@ -129,7 +142,11 @@ def _disks(specs: list[DiskSpec]) -> list[XmlElement]:
             raise InvalidInput(f"at most 26 disks named {prefix}*")
         used[prefix] = index + 1
         target = prefix + chr(ord("a") + index)
-        disks.append(Disk(spec.path, spec.format, spec.bus, target, spec.readonly))
+        iothread = None
+        if iothreads and spec.bus == "virtio":
+            iothread = virtio_disks % iothreads + 1
+            virtio_disks += 1
+        disks.append(Disk(spec.path, spec.format, spec.bus, target, spec.readonly, iothread))
     if any(spec.bus == "scsi" for spec in specs):
         disks.append(Controller("scsi", "virtio-scsi"))
     return disks
@@ -163,8 +180,22 @@ def _graphics(specs: list[GraphicsSpec]) -> list[XmlElement]:
     return items
 
 
+def _peripherals(spec: VmSpec) -> list[XmlElement]:
+    """The sound card (by chipset) and the USB controller the VM asked for."""
+    items: list[XmlElement] = []
+    if spec.soundcard:
+        items.append(Sound("ich9" if spec.machine.startswith(_Q35) else "ich6"))
+    if spec.usb is not None:
+        if spec.usb not in _USB_MODELS:
+            raise InvalidInput(f"unknown USB controller model {spec.usb!r}")
+        items.append(UsbController(spec.usb))
+        if spec.usb != "none":
+            items.append(Tablet())
+    return items
+
+
 def _devices(spec: VmSpec, domain_type: str) -> Devices:
-    items = [*_disks(spec.disks), *_interfaces(spec.nics)]
+    items = [*_disks(spec.disks, spec.iothreads), *_interfaces(spec.nics)]
     items += [Serial(spec.serial_log_path), console(spec.serial_log_path)]
     items += _graphics(spec.graphics)
     if spec.tpm:
@@ -173,8 +204,11 @@ def _devices(spec: VmSpec, domain_type: str) -> Devices:
         if spec.watchdog_action not in _WATCHDOG_ACTIONS:
             raise InvalidInput(f"unknown watchdog action {spec.watchdog_action!r}")
         items.append(Watchdog(spec.watchdog_action))
+    items += _peripherals(spec)
     # The test driver's balloon reports canned figures, not what the simulated VM was given.
-    if spec.memballoon and domain_type != "test":
+    if not spec.memballoon:
+        items.append(MemBalloon(enabled=False))
+    elif domain_type != "test":
         items.append(MemBalloon())
     return Devices(tuple(items))
 
@@ -214,6 +248,9 @@ def build_domain(
         raise InvalidInput(f"unknown boot devices: {', '.join(sorted(unknown))}")
     if spec.memory_bytes < _KIB:
         raise InvalidInput("memory_bytes must be at least 1 KiB")
+    if spec.iothreads < 0 or (spec.cpu_shares is not None and spec.cpu_shares < 0):
+        raise InvalidInput("iothreads and cpu_shares cannot be negative")
+    guaranteed = spec.memory_guaranteed_bytes
     topology = CpuTopology(spec.cpu_sockets, spec.cpu_cores, spec.cpu_threads)
     cluster_type = None if spec.cpu_type is None else cluster_cpu_type(spec.cpu_type)
     windows = is_windows(spec.os_type)
@@ -227,10 +264,13 @@ def build_domain(
         uuid=spec.id,
         memory=Memory(spec.memory_bytes),
         vcpu=Vcpu(topology.vcpus),
-        cpu=Cpu(topology, cluster_type),
+        cpu=Cpu(topology, cluster_type, spec.cpu_model),
         os=_os(spec, arch, ovmf_dir, smbios=sysinfo is not None),
         devices=_devices(spec, domain_type),
         features=Features(smm=spec.secure_boot, hyperv=enlightened),
-        clock=Clock(localtime=windows, hypervclock=enlightened),
+        clock=Clock(localtime=windows, hypervclock=enlightened, offset_s=spec.clock_offset_s),
         sysinfo=sysinfo,
+        metadata=None if guaranteed is None else VmMetadata(guaranteed),
+        iothreads=IoThreads(spec.iothreads) if spec.iothreads else None,
+        cputune=CpuTune(spec.cpu_shares) if spec.cpu_shares else None,
     )
