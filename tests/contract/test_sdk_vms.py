@@ -114,22 +114,77 @@ def _running_vm(system: sdk.services.SystemService, vm_factory: VmFactory) -> An
     return vm_service
 
 
-def test_a_vnc_console_is_added_to_a_spice_vm_as_add_vnc_console_does(
+def test_a_spice_console_is_added_beside_vnc_and_a_second_vnc_is_refused(
     system: sdk.services.SystemService, vm_factory: VmFactory
 ) -> None:
     vm = vm_factory.add_down()
     consoles_service = system.vms_service().vm_service(vm.id).graphics_consoles_service()
     consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.SPICE))
-    assert [c.protocol for c in consoles_service.list()] == [types.GraphicsType.SPICE]
 
-    consoles = consoles_service.list()
-    if not any(c.protocol == types.GraphicsType.VNC for c in consoles):
-        consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.VNC))
-
-    assert [c.protocol for c in consoles_service.list()] == [types.GraphicsType.VNC]
+    protocols = [c.protocol for c in consoles_service.list()]
+    assert protocols == [types.GraphicsType.VNC, types.GraphicsType.SPICE]
     with pytest.raises(sdk.Error) as raised:
         consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.VNC))
     assert raised.value.code == 409
+
+
+def test_kcli_replaces_a_new_vms_console_with_vnc(
+    system: sdk.services.SystemService, vm_factory: VmFactory
+) -> None:
+    """kcli's oVirt provider, right after adding a VM with ``vnc``: it removes each console
+    and adds a VNC one."""
+    vm = vm_factory.add_down()
+    vm_service = system.vms_service().vm_service(vm.id)
+    vm_service.graphics_consoles_service().add(
+        types.GraphicsConsole(protocol=types.GraphicsType.SPICE)
+    )
+    vm_service.graphics_consoles_service().console_service("766e63").remove()  # vnc
+
+    vnc_console = types.GraphicsConsole(protocol=types.GraphicsType.VNC)
+    graphics_console_service = vm_service.graphics_consoles_service()
+    for gc in graphics_console_service.list():
+        graphics_console_service.console_service(gc.id).remove()
+        graphics_console_service.add(vnc_console)
+
+    assert [c.protocol for c in graphics_console_service.list()] == [types.GraphicsType.VNC]
+    assert vm_service.get().display.type == types.DisplayType.VNC
+
+
+def test_a_headless_vm_has_no_console_and_refuses_a_ticket(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm = vm_factory.add_down()
+    vm_service = system.vms_service().vm_service(vm.id)
+    consoles_service = vm_service.graphics_consoles_service()
+    for console in consoles_service.list():
+        consoles_service.console_service(console.id).remove()
+    assert consoles_service.list() == []
+
+    vm_service.start()
+    wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+    with pytest.raises(sdk.Error) as raised:
+        vm_service.ticket()
+    assert raised.value.code == 409
+
+
+def test_both_consoles_of_a_running_vm_are_current_and_take_tickets(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm = vm_factory.add_down()
+    vm_service = system.vms_service().vm_service(vm.id)
+    consoles_service = vm_service.graphics_consoles_service()
+    consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.SPICE))
+    vm_service.start()
+    wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+
+    current = consoles_service.list(current=True)
+    assert {c.protocol for c in current} == {types.GraphicsType.VNC, types.GraphicsType.SPICE}
+    tickets = {c.protocol: consoles_service.console_service(c.id).ticket() for c in current}
+    assert len(tickets[types.GraphicsType.VNC].value) == 8
+    assert len(tickets[types.GraphicsType.SPICE].value) == 12
+    with pytest.raises(sdk.Error) as raised:
+        consoles_service.console_service("766e63").remove()
+    assert raised.value.code == 409  # displays change only while the VM is down
 
 
 def test_a_running_vms_current_console_gets_a_ticket_as_get_display_ticket_does(

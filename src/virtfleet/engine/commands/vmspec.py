@@ -13,7 +13,12 @@ from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
-from virtfleet.common.apimodel.enums import BiosType, DisplayType, SerialNumberPolicy
+from virtfleet.common.apimodel.enums import (
+    BiosType,
+    DisplayType,
+    GraphicsType,
+    SerialNumberPolicy,
+)
 from virtfleet.common.errors import Conflict
 from virtfleet.engine.commands.vmtuning import tuning_fields
 from virtfleet.engine.core.derived import volume_format
@@ -106,10 +111,18 @@ def machine_type(vm: m.Vm, bios: BiosType) -> str:
     return "q35" if bios in _Q35 else "pc"
 
 
-def graphics_specs(vm: m.Vm) -> list[p.GraphicsSpec]:
-    """One display, VNC unless the VM asks for SPICE; it starts locked until a ticket is set."""
+def graphics_protocols(vm: m.Vm) -> list[GraphicsType]:
+    """The VM's graphics consoles, in order: those it keeps (none for a headless VM), or while
+    it was never given any, one of its ``display.type`` (VNC when it names none)."""
+    if vm.graphics_consoles is not None:
+        return [c.protocol for c in vm.graphics_consoles if c.protocol is not None]
     display = vm.display.type if vm.display is not None and vm.display.type else None
-    return [p.GraphicsSpec(type=(display or DisplayType.VNC).value)]
+    return [GraphicsType((display or DisplayType.VNC).value)]
+
+
+def graphics_specs(vm: m.Vm) -> list[p.GraphicsSpec]:
+    """A display per graphics console; each starts locked until a ticket is set."""
+    return [p.GraphicsSpec(type=protocol.value) for protocol in graphics_protocols(vm)]
 
 
 def smbios_serial(conn: Connection, vm: m.Vm) -> str | None:

@@ -23,6 +23,7 @@ from virtfleet.common.apimodel.enums import (
 )
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.common.protocol import VmStats
+from virtfleet.engine.commands.vmspec import graphics_protocols
 from virtfleet.engine.core.identity import ADMIN_NAME
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
 from virtfleet.engine.persistence import repositories as repos
@@ -289,10 +290,32 @@ def console_id(protocol: GraphicsType) -> str:
     return protocol.value.encode().hex()
 
 
+def _main_protocol(protocols: list[GraphicsType]) -> GraphicsType | None:
+    """oVirt's display of a VM with several consoles: SPICE when it has one."""
+    if GraphicsType.SPICE in protocols:
+        return GraphicsType.SPICE
+    return protocols[0] if protocols else None
+
+
 def display_protocol(vm: m.Vm) -> GraphicsType:
-    """The VM's display protocol: its ``display.type``, VNC when it names none."""
-    kind = vm.display.type if vm.display is not None else None
-    return GraphicsType(kind.value) if kind is not None else GraphicsType.VNC
+    """The protocol of the VM's main display, which a VM-level ticket is for; Conflict for a
+    VM without any graphics console."""
+    main = _main_protocol(graphics_protocols(vm))
+    if main is None:
+        raise Conflict(f"VM {vm.name} has no graphics console")
+    return main
+
+
+def keep_graphics(vm: m.Vm, protocols: list[GraphicsType]) -> m.Vm:
+    """The VM with exactly these consoles; ``display.type`` names the main one."""
+    update: dict[str, object] = {
+        "graphics_consoles": [m.GraphicsConsole(protocol=kind) for kind in protocols]
+    }
+    main = _main_protocol(protocols)
+    if main is not None:
+        display = DisplayType(main.value)
+        update["display"] = (vm.display or m.Display()).model_copy(update={"type": display})
+    return vm.model_copy(update=update)
 
 
 class Ticketing(Protocol):
@@ -305,10 +328,13 @@ class Ticketing(Protocol):
     def current_display(self, vm_id: str, protocol: GraphicsType) -> tuple[str, int] | None: ...
 
 
+Protocols = list[GraphicsType]
+
+
 class VmGraphicsConsoleService(ResourceService):
-    """``/vms/{id}/graphicsconsoles``: the VM's display (its ``display.type``, VNC by default);
-    ``current=true`` adds where a running VM's display listens now, ``ticket`` sets a one-time
-    password on it, and adding a console of the other protocol switches a VM that is down."""
+    """``/vms/{id}/graphicsconsoles``: the VM's VNC and SPICE consoles (VNC alone by default),
+    each added or removed while the VM is down; ``current=true`` adds where a running VM's
+    displays listen now, and ``ticket`` sets a one-time password on one of them."""
 
     def __init__(self, database: Database, tickets: Ticketing | None = None) -> None:
         self.db = database
@@ -317,19 +343,20 @@ class VmGraphicsConsoleService(ResourceService):
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.GraphicsConsole]:
         with self.db.read() as conn:
             vm = _require_vm(conn, scope.parent)
-        protocol = display_protocol(vm)
-        console = m.GraphicsConsole(id=console_id(protocol), protocol=protocol, vm=m.Vm(id=vm.id))
-        if (
-            query.current
-            and vm.status in HOLDING_VM_STATUSES
-            and vm.id is not None
-            and self.tickets
-        ):
-            listening = self.tickets.current_display(vm.id, protocol)
+        consoles = []
+        live = query.current and vm.status in HOLDING_VM_STATUSES and self.tickets is not None
+        for protocol in graphics_protocols(vm):
+            console = m.GraphicsConsole(
+                id=console_id(protocol), protocol=protocol, vm=m.Vm(id=vm.id)
+            )
+            listening = None
+            if live and self.tickets is not None and vm.id is not None:
+                listening = self.tickets.current_display(vm.id, protocol)
             if listening is not None:
                 address, port = listening
                 console = console.model_copy(update={"address": address, "port": port})
-        return [console]
+            consoles.append(console)
+        return consoles
 
     def get(self, scope: Scope, object_id: str) -> m.GraphicsConsole:
         return one_listed(
@@ -338,28 +365,38 @@ class VmGraphicsConsoleService(ResourceService):
             f"The graphics console with id '{object_id}' does not exist",
         )
 
-    def add(self, scope: Scope, obj: m.GraphicsConsole, options: Options) -> m.GraphicsConsole:
-        """A VM has one display here: a console of the other protocol replaces it (oVirt would
-        keep both), which only a VM that is down can do."""
-        if obj.protocol is None:
-            raise InvalidInput("A graphics console needs a protocol: vnc or spice")
+    def _change(self, scope: Scope, what: str, change: Callable[[m.Vm, Protocols], None]) -> None:
+        """Apply ``change`` to the consoles of a VM that is down, compare-and-swap on its row;
+        displays are devices QEMU cannot plug into a running guest."""
         with self.db.transaction() as conn:
             vm = _require_vm(conn, scope.parent)
             version = repos.vms.version_of(conn, scope.parent)
-            if display_protocol(vm) == obj.protocol:
-                raise Conflict(f"VM {vm.name} already has a {obj.protocol.value} console")
+            protocols = graphics_protocols(vm)
+            change(vm, protocols)
             if vm.status not in (None, VmStatus.DOWN):
-                raise Conflict(
-                    f"Cannot change the console of VM {vm.name} while it is {vm.status.value}"
-                )
-            display = (vm.display or m.Display()).model_copy(
-                update={"type": DisplayType(obj.protocol.value)}
-            )
-            repos.vms.save(
-                conn, vm.model_copy(update={"display": display}), expected_version=version
-            )
+                raise Conflict(f"Cannot {what} of VM {vm.name} while it is {vm.status.value}")
+            repos.vms.save(conn, keep_graphics(vm, protocols), expected_version=version)
+
+    def add(self, scope: Scope, obj: m.GraphicsConsole, options: Options) -> m.GraphicsConsole:
+        protocol = obj.protocol
+        if protocol is None:
+            raise InvalidInput("A graphics console needs a protocol: vnc or spice")
+
+        def append(vm: m.Vm, protocols: Protocols) -> None:
+            if protocol in protocols:
+                raise Conflict(f"VM {vm.name} already has a {protocol.value} console")
+            protocols.append(protocol)
+
+        self._change(scope, f"add a {protocol.value} console", append)
         return m.GraphicsConsole(
-            id=console_id(obj.protocol), protocol=obj.protocol, vm=m.Vm(id=scope.parent)
+            id=console_id(protocol), protocol=protocol, vm=m.Vm(id=scope.parent)
+        )
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        protocol = self.get(scope, object_id).protocol
+        assert protocol is not None
+        self._change(
+            scope, f"remove the {protocol.value} console", lambda _, ps: ps.remove(protocol)
         )
 
     def ticket(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
-from virtfleet.common.apimodel.enums import SerialNumberPolicy, VmStatus
+from virtfleet.common.apimodel.enums import DisplayType, SerialNumberPolicy, VmStatus
 from virtfleet.common.clock import Clock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands.runner import CommandRunner
@@ -172,6 +172,10 @@ def inherit(vm: m.Vm, template: m.Template) -> m.Vm:
     return vm.model_copy(update=update)
 
 
+def display_type(vm: m.Vm) -> DisplayType | None:
+    return vm.display.type if vm.display is not None else None
+
+
 def conflict_text(prefix: str, vm: m.Vm) -> str:
     """oVirt's wording, e.g. "Cannot run VM. VM vm1 is running."."""
     status = vm.status or VmStatus.DOWN
@@ -283,6 +287,9 @@ class VmService(DocumentService[m.Vm]):
         name = require_name(updated, "VM")
         owned = {field: getattr(current, field) for field in SERVER_OWNED}
         updated = updated.model_copy(update={**owned, **{f: None for f in INLINE}, "name": name})
+        if display_type(updated) == display_type(current):
+            # the consoles (``/graphicsconsoles``) stay; a new display type replaces them
+            updated = updated.model_copy(update={"graphics_consoles": current.graphics_consoles})
         if current.status != VmStatus.DOWN:
             before = current.model_dump(mode="json", exclude_none=True)
             after = updated.model_dump(mode="json", exclude_none=True)
@@ -300,6 +307,12 @@ class VmService(DocumentService[m.Vm]):
         if name != current.name and repos.vms.find_by_name(conn, name) is not None:
             raise Conflict(f"Cannot edit VM. The VM name '{name}' is already in use.")
         return updated
+
+    def decorate(self, conn: Connection, obj: m.Vm) -> m.Vm:
+        """The consoles the VM keeps are served under ``/graphicsconsoles``, not inline."""
+        if obj.graphics_consoles is None:
+            return obj
+        return obj.model_copy(update={"graphics_consoles": None})
 
     # --- remove ----------------------------------------------------------------------------------
 
