@@ -335,3 +335,74 @@ def test_hundred_vms_are_all_in_the_full_listing(
 
     assert ids <= listed
     assert system.get().summary.vms.total >= MANY
+
+
+def test_a_vm_added_with_tuning_and_peripherals_keeps_them_and_starts(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host]
+) -> None:
+    vms_service = system.vms_service()
+    vm = vms_service.add(
+        types.Vm(
+            name=unique_name("tuned"),
+            cluster=types.Cluster(name="Default"),
+            template=types.Template(name="Blank"),
+            memory=512 * 2**20,
+            memory_policy=types.MemoryPolicy(guaranteed=256 * 2**20, ballooning=False),
+            cpu_shares=1024,
+            soundcard_enabled=True,
+            usb=types.Usb(enabled=True, type=types.UsbType.NATIVE),
+            time_zone=types.TimeZone(name="Europe/Berlin"),
+            custom_cpu_model="Westmere",
+            io=types.Io(threads=2),
+        )
+    )
+    vm_service = vms_service.vm_service(vm.id)
+    try:
+        kept = vm_service.get()
+        assert (kept.memory_policy.guaranteed, kept.memory_policy.ballooning) == (
+            256 * 2**20,
+            False,
+        )
+        assert (kept.cpu_shares, kept.soundcard_enabled, kept.custom_cpu_model) == (
+            1024,
+            True,
+            "Westmere",
+        )
+        assert (kept.usb.enabled, kept.time_zone.name, kept.io.threads) == (
+            True,
+            "Europe/Berlin",
+            2,
+        )
+        vm_service.start()
+        wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+        vm_service.stop()
+        wait_for_status(vm_service.get, types.VmStatus.DOWN, timeout=90)
+    finally:
+        vm_service.remove()
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"custom_cpu_model": "NoSuchCpu"}, "custom_cpu_model"),
+        ({"usb": types.Usb(enabled=True, type=types.UsbType.LEGACY)}, "usb.type"),
+        ({"time_zone": types.TimeZone(name="Nowhere/Special")}, "time_zone.name"),
+        ({"io": types.Io(threads=500)}, "io.threads"),
+    ],
+)
+def test_a_vm_no_host_could_run_is_refused_naming_the_field(
+    system: sdk.services.SystemService, fields: dict[str, Any], named: str
+) -> None:
+    name = unique_name("refused")
+    with pytest.raises(sdk.Error) as raised:
+        system.vms_service().add(
+            types.Vm(
+                name=name,
+                cluster=types.Cluster(name="Default"),
+                template=types.Template(name="Blank"),
+                memory=256 * 2**20,
+                **fields,
+            )
+        )
+    assert raised.value.code == 400 and named in str(raised.value)
+    assert system.vms_service().list(search=f"name={name}") == []

@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -231,3 +232,33 @@ def test_guest_powers_itself_off_on_shutdown_and_its_data_survives_to_the_next_b
     assert "DATA: boot 1" in boot
     assert f"{CLEAN_SHUTDOWN_LINE} 1" in boot
     assert "BOOT 2" in boot
+
+
+def test_a_guest_with_every_tuning_field_runs_under_tcg_and_keeps_them(
+    driver: LibvirtDriver,
+) -> None:
+    vm_id = str(uuid.uuid4())
+    spec = VmSpec(
+        id=vm_id,
+        name=f"vf-e2e-{vm_id[:8]}",
+        memory_bytes=256 * MIB,
+        machine="q35",
+        memballoon=False,
+        memory_guaranteed_bytes=128 * MIB,
+        cpu_shares=512,
+        soundcard=True,
+        usb="qemu-xhci",
+        clock_offset_s=3600,
+        cpu_model="qemu64",
+        iothreads=2,
+    )
+    assert driver.create_vm(spec).state is VmRunState.RUNNING
+    live = ET.fromstring(driver.domain_xml(vm_id))
+    assert live.findtext("cputune/shares") == "512"
+    assert live.findtext("iothreads") == "2"
+    assert live.find("devices/sound").get("model") == "ich9"  # type: ignore[union-attr]
+    assert live.find("devices/controller[@type='usb'][@model='qemu-xhci']") is not None
+    assert live.find("devices/memballoon").get("model") == "none"  # type: ignore[union-attr]
+    assert live.find("clock").get("adjustment") == "3600"  # type: ignore[union-attr]
+    assert live.findtext("cpu/model") == "qemu64"
+    assert driver.destroy_vm(vm_id).state is VmRunState.DOWN
