@@ -28,32 +28,37 @@ from virtfleet.engine.persistence import tables
 _BUSES = {"virtio": "virtio", "virtio_scsi": "scsi", "sata": "sata", "ide": "ide"}
 
 
+def disk_spec(conn: Connection, attachment: m.DiskAttachment) -> p.DiskSpec:
+    """An attached disk as the agent opens it; its volume path follows the domain layout."""
+    assert attachment.disk is not None and attachment.disk.id is not None
+    disk = repos.disks.get(conn, attachment.disk.id)
+    domains = disk.storage_domains or []
+    if not domains or domains[0].id is None:
+        raise Conflict(f"The disk {disk.alias or disk.name} has no storage domain")
+    domain = repos.storage_domains.get(conn, domains[0].id)
+    path = domain.storage.path if domain.storage is not None else None
+    if not path:
+        raise Conflict(f"The storage domain {domain.name} has no path")
+    interface = attachment.interface.value if attachment.interface else "virtio"
+    return p.DiskSpec(
+        path=f"{path}/{domain.id}/images/{disk.id}/{disk.image_id}",
+        format=volume_format(disk.format),
+        bus=_BUSES.get(interface, "virtio"),
+        readonly=bool(attachment.read_only),
+        bootable=bool(attachment.bootable),
+    )
+
+
 def disk_specs(conn: Connection, vm_id: str) -> list[p.DiskSpec]:
-    """The VM's active disks; volume paths follow the storage domain layout."""
-    specs = []
+    """The VM's active disks."""
     attachments = repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id)
-    for attachment in attachments:
-        if attachment.active is False or attachment.disk is None or attachment.disk.id is None:
-            continue
-        disk = repos.disks.get(conn, attachment.disk.id)
-        domains = disk.storage_domains or []
-        if not domains or domains[0].id is None:
-            raise Conflict(f"The disk {disk.alias or disk.name} has no storage domain")
-        domain = repos.storage_domains.get(conn, domains[0].id)
-        path = domain.storage.path if domain.storage is not None else None
-        if not path:
-            raise Conflict(f"The storage domain {domain.name} has no path")
-        interface = attachment.interface.value if attachment.interface else "virtio"
-        specs.append(
-            p.DiskSpec(
-                path=f"{path}/{domain.id}/images/{disk.id}/{disk.image_id}",
-                format=volume_format(disk.format),
-                bus=_BUSES.get(interface, "virtio"),
-                readonly=bool(attachment.read_only),
-                bootable=bool(attachment.bootable),
-            )
-        )
-    return specs
+    return [
+        disk_spec(conn, attachment)
+        for attachment in attachments
+        if attachment.active is not False
+        and attachment.disk is not None
+        and attachment.disk.id is not None
+    ]
 
 
 def console_log_path(conn: Connection, vm_id: str) -> str | None:
@@ -74,20 +79,28 @@ def console_log_path(conn: Connection, vm_id: str) -> str | None:
     return None
 
 
+def nic_spec(conn: Connection, nic: m.Nic) -> p.NicSpec | None:
+    """The vNIC on the bridge of its profile's network; None when it is not connected (no
+    profile or no MAC), which the agent does not create."""
+    if nic.mac is None or not nic.mac.address:
+        return None
+    if nic.vnic_profile is None or nic.vnic_profile.id is None:
+        return None
+    profile = repos.vnic_profiles.find(conn, nic.vnic_profile.id)
+    if profile is None or profile.network is None or profile.network.id is None:
+        return None
+    network = repos.networks.get(conn, profile.network.id)
+    model = nic.interface.value if nic.interface else "virtio"
+    return p.NicSpec(mac=nic.mac.address, network=network.name or "", model=model)
+
+
 def nic_specs(conn: Connection, vm_id: str) -> list[p.NicSpec]:
-    """Plugged NICs, each on the bridge of its vNIC profile's network (none: not connected)."""
+    """Plugged, connected NICs."""
     specs = []
     for nic in repos.nics.query(conn, tables.nics.c.vm_id == vm_id):
-        if nic.plugged is False or nic.mac is None or not nic.mac.address:
-            continue
-        if nic.vnic_profile is None or nic.vnic_profile.id is None:
-            continue
-        profile = repos.vnic_profiles.find(conn, nic.vnic_profile.id)
-        if profile is None or profile.network is None or profile.network.id is None:
-            continue
-        network = repos.networks.get(conn, profile.network.id)
-        model = nic.interface.value if nic.interface else "virtio"
-        specs.append(p.NicSpec(mac=nic.mac.address, network=network.name or "", model=model))
+        spec = None if nic.plugged is False else nic_spec(conn, nic)
+        if spec is not None:
+            specs.append(spec)
     return specs
 
 

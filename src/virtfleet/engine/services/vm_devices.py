@@ -23,6 +23,7 @@ from virtfleet.common.apimodel.enums import (
 )
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.common.protocol import VmStats
+from virtfleet.engine.commands.hotplug_commands import require_pluggable
 from virtfleet.engine.commands.vmspec import graphics_protocols
 from virtfleet.engine.core.identity import ADMIN_NAME
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
@@ -38,6 +39,7 @@ from virtfleet.engine.services.base import (
     Scope,
     one_listed,
 )
+from virtfleet.engine.services.hotplug import Hotplug
 from virtfleet.engine.services.refs import (
     new_id,
     reference,
@@ -100,15 +102,110 @@ def _require_vm(conn: Connection, vm_id: str) -> m.Vm:
     return repos.vms.get(conn, vm_id)
 
 
+# What a NIC's guest device is made of: changing one needs the NIC out of a running guest.
+_NIC_DEVICE_FIELDS = ("mac", "interface", "vnic_profile", "linked")
+
+
 class VmNicService(DocumentService[m.Nic]):
-    """``/vms/{id}/nics``: changes take effect at the VM's next start (no hot-plug yet)."""
+    """``/vms/{id}/nics``: on a running VM a plugged NIC is hot-plugged (and unplugged before it
+    is removed or set ``plugged=false``); on a VM that is down changes wait for its start."""
 
     search_fields: ClassVar = {"name": text_field(tables.nics.c.name)}
     immutable_fields = frozenset({"id", "href", "vm", "template"})
 
-    def __init__(self, database: Database, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        rng: random.Random | None = None,
+        hotplug: Hotplug | None = None,
+    ) -> None:
         super().__init__(database, repos.nics, parent_column="vm_id")
         self.rng = rng or random.Random()
+        self.hotplug = hotplug
+
+    def _live(self, vm: m.Vm) -> bool:
+        """Whether the VM's guest exists, so its NICs are devices in it; Conflict when it is
+        between states (starting, migrating...) or this engine cannot hot-plug."""
+        if vm.status in (None, VmStatus.DOWN):
+            return False
+        if self.hotplug is None:
+            raise Conflict(f"Cannot change the NICs of VM {vm.name} while it is {vm.status.value}")
+        require_pluggable(vm)
+        return True
+
+    @staticmethod
+    def _require_connected(vm: m.Vm, nic: m.Nic) -> None:
+        if nic.vnic_profile is None:
+            raise Conflict(
+                f"NIC {nic.name} has no vnic_profile: running VM {vm.name} takes only a "
+                "connected NIC"
+            )
+
+    def _plug(self, vm: m.Vm, nic: m.Nic, plugged: bool) -> None:
+        assert self.hotplug is not None and nic.mac is not None
+        if plugged:
+            self._require_connected(vm, nic)
+        kind, what = ("vm.plug_nic", "Hot-plugging") if plugged else ("vm.unplug_nic", "Unplugging")
+        params = {"vm_id": vm.id, "nic_id": nic.id, "mac": nic.mac.address}
+        self.hotplug.run(kind, params, vm.name, f"{what} NIC {nic.name}")
+
+    def add(self, scope: Scope, obj: m.Nic, options: Options) -> m.Nic:
+        with self.db.transaction() as conn:
+            vm = _require_vm(conn, scope.parent)
+            prepared = self.prepare_new(conn, scope, obj, options)
+            live = prepared.plugged is not False and self._live(vm)
+            if live:
+                self._require_connected(vm, prepared)
+            # a hot-plugged NIC is recorded plugged only once the guest has it
+            self.repo.insert(
+                conn, prepared.model_copy(update={"plugged": not live and prepared.plugged})
+            )
+        if live:
+            try:
+                self._plug(vm, prepared, True)
+            except Exception:
+                with self.db.transaction() as conn:
+                    self.repo.delete(conn, prepared.id or "")
+                raise
+        return self.get(scope, prepared.id or "")
+
+    def update(self, scope: Scope, object_id: str, changes: m.Nic) -> m.Nic:
+        with self.db.read() as conn:
+            vm = _require_vm(conn, scope.parent)
+            current = self.get_in_scope(conn, scope, object_id)
+        if not self._live(vm):
+            return super().update(scope, object_id, changes)
+        wanted = changes.plugged if changes.plugged is not None else current.plugged
+        touched = [
+            field
+            for field in _NIC_DEVICE_FIELDS
+            if field in changes.model_fields_set
+            and getattr(changes, field) is not None
+            and getattr(changes, field) != getattr(current, field)
+        ]
+        if touched and current.plugged is not False:
+            raise Conflict(
+                f"Cannot change {', '.join(touched)} of NIC {current.name} while VM {vm.name} "
+                "runs with it plugged: unplug it first (plugged=false)"
+            )
+        if wanted is False and current.plugged is not False:
+            self._plug(vm, current, False)
+        if wanted is not False and current.plugged is False:
+            # stored as asked but still unplugged; the command records it plugged
+            updated = super().update(
+                scope, object_id, changes.model_copy(update={"plugged": False})
+            )
+            self._plug(vm, updated, True)
+            return self.get(scope, object_id)
+        return super().update(scope, object_id, changes)
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        with self.db.read() as conn:
+            vm = _require_vm(conn, scope.parent)
+            current = self.get_in_scope(conn, scope, object_id)
+        if current.plugged is not False and self._live(vm):
+            self._plug(vm, current, False)
+        super().remove(scope, object_id, options)
 
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Nic]:
         with self.db.read() as conn:

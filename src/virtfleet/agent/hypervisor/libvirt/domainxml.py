@@ -134,9 +134,7 @@ def _disks(specs: list[DiskSpec], iothreads: int = 0) -> list[XmlElement]:
     disks: list[XmlElement] = []
     virtio_disks = 0
     for spec in specs:
-        prefix = _DISK_PREFIX.get(spec.bus)
-        if prefix is None:
-            raise InvalidInput(f"unsupported disk bus {spec.bus!r}")
+        prefix = disk_prefix(spec.bus)
         index = used.get(prefix, 0)
         if index >= 26:
             raise InvalidInput(f"at most 26 disks named {prefix}*")
@@ -152,14 +150,23 @@ def _disks(specs: list[DiskSpec], iothreads: int = 0) -> list[XmlElement]:
     return disks
 
 
+def interface(nic: NicSpec) -> Interface:
+    if nic.kind not in _NIC_KINDS:
+        raise InvalidInput(f"unknown NIC kind {nic.kind!r}")
+    source = "" if nic.kind == "user" else nic.network
+    return Interface(nic.mac, nic.model, nic.kind, source)
+
+
+def disk_prefix(bus: str) -> str:
+    """The guest-side name prefix of a disk on ``bus`` (vd, sd, hd)."""
+    prefix = _DISK_PREFIX.get(bus)
+    if prefix is None:
+        raise InvalidInput(f"unsupported disk bus {bus!r}")
+    return prefix
+
+
 def _interfaces(specs: list[NicSpec]) -> list[XmlElement]:
-    nics: list[XmlElement] = []
-    for nic in specs:
-        if nic.kind not in _NIC_KINDS:
-            raise InvalidInput(f"unknown NIC kind {nic.kind!r}")
-        source = "" if nic.kind == "user" else nic.network
-        nics.append(Interface(nic.mac, nic.model, nic.kind, source))
-    return nics
+    return [interface(nic) for nic in specs]
 
 
 def _graphics(specs: list[GraphicsSpec]) -> list[XmlElement]:
