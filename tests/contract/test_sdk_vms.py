@@ -406,3 +406,21 @@ def test_a_vm_no_host_could_run_is_refused_naming_the_field(
         )
     assert raised.value.code == 400 and named in str(raised.value)
     assert system.vms_service().list(search=f"name={name}") == []
+
+
+def test_a_nic_added_to_a_running_vm_is_hot_plugged_and_unplugged_on_removal(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm_service = _running_vm(system, vm_factory)
+    nics_service = vm_service.nics_service()
+    profile = _management_profile(system, "Default")
+
+    nic = nics_service.add(types.Nic(name="hot1", vnic_profile=types.VnicProfile(id=profile.id)))
+
+    assert nic.plugged is True
+    nic_service = nics_service.nic_service(nic.id)
+    assert nic_service.update(types.Nic(plugged=False)).plugged is False
+    assert nic_service.update(types.Nic(plugged=True)).plugged is True
+    nic_service.remove()
+    assert nics_service.list() == []
+    assert vm_service.get().status == types.VmStatus.UP

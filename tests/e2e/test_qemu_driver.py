@@ -25,6 +25,7 @@ from virtfleet.agent.hypervisor.libvirt.firmware import uefi_files
 from virtfleet.agent.hypervisor.libvirt.kvmprobe import boots, host_kernel
 from virtfleet.common.errors import NotFound
 from virtfleet.common.protocol import (
+    DiskSpec,
     Hypervisor,
     NicSpec,
     VmRunState,
@@ -32,7 +33,13 @@ from virtfleet.common.protocol import (
     VmState,
 )
 from virtfleet.testbed import GuestImage, thin_clone
-from virtfleet.testbed.initramfs import CLEAN_SHUTDOWN_LINE, POWEROFF_MARKER, SYNCED_MARKER
+from virtfleet.testbed.initramfs import (
+    BLOCK_GONE_PREFIX,
+    BLOCK_PREFIX,
+    CLEAN_SHUTDOWN_LINE,
+    POWEROFF_MARKER,
+    SYNCED_MARKER,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -262,3 +269,24 @@ def test_a_guest_with_every_tuning_field_runs_under_tcg_and_keeps_them(
     assert live.find("clock").get("adjustment") == "3600"  # type: ignore[union-attr]
     assert live.findtext("cpu/model") == "qemu64"
     assert driver.destroy_vm(vm_id).state is VmRunState.DOWN
+
+
+def test_a_hot_plugged_disk_appears_in_the_guest_and_goes_when_unplugged(
+    driver: LibvirtDriver, image: GuestImage, tmp_path: Path
+) -> None:
+    disk, extra, log_path = tmp_path / "vm.qcow2", tmp_path / "extra.qcow2", tmp_path / "hot.log"
+    thin_clone(image.data_disk, disk)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(extra), "16M"], check=True)
+    spec = tiny_guest_spec(image, disk, log_path)
+    driver.create_vm(spec)
+    assert SYNCED_MARKER in _serial_output(log_path, SYNCED_MARKER, 90)
+    assert f"{BLOCK_PREFIX}vda" in _serial_output(log_path, f"{BLOCK_PREFIX}vda", 30)
+
+    target = driver.plug_disk(spec.id, DiskSpec(path=str(extra)))
+
+    assert target == "vdb"
+    assert f"{BLOCK_PREFIX}vdb" in _serial_output(log_path, f"{BLOCK_PREFIX}vdb", 60)
+    driver.unplug_disk(spec.id, str(extra))
+    assert f"{BLOCK_GONE_PREFIX}vdb" in _serial_output(log_path, f"{BLOCK_GONE_PREFIX}vdb", 60)
+    live = ET.fromstring(driver.domain_xml(spec.id))
+    assert [t.get("dev") for t in live.iterfind("devices/disk/target")] == ["vda"]
