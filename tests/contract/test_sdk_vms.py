@@ -424,3 +424,18 @@ def test_a_nic_added_to_a_running_vm_is_hot_plugged_and_unplugged_on_removal(
     nic_service.remove()
     assert nics_service.list() == []
     assert vm_service.get().status == types.VmStatus.UP
+
+
+def test_a_running_vms_memory_change_is_its_next_run_configuration(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm_service = _running_vm(system, vm_factory)
+
+    vm_service.update(types.Vm(memory=512 * 2**20), next_run=True)
+
+    now = vm_service.get()
+    assert (now.memory, now.next_run_configuration_exists) == (256 * 2**20, True)
+    assert vm_service.get(next_run=True).memory == 512 * 2**20
+    vm_service.stop()
+    down = wait_for_status(vm_service.get, types.VmStatus.DOWN, timeout=90)
+    assert (down.memory, down.next_run_configuration_exists) == (512 * 2**20, False)
