@@ -23,7 +23,7 @@ BOOT_S = 120.0
 PLUG_S = 60.0
 MiB = 1024**2
 
-bed_fixture, lab_fixture = lab_fixtures(1, prefix="vfp", subnet="10.86.0.0/24")
+bed_fixture, lab_fixture = lab_fixtures(1, prefix="vfp", subnet="10.97.0.0/24")
 
 
 async def test_a_disk_hot_plugged_through_the_api_is_seen_by_the_guest(lab: Lab) -> None:
