@@ -156,7 +156,9 @@ def test_console_examples(examples: Examples, admin: sdk.services.SystemService)
     vms = admin.vms_service()
     vm = vms.list(search="name=myvm")[0]
     consoles = vms.vm_service(vm.id).graphics_consoles_service()
-    consoles.add(types.GraphicsConsole(protocol=types.GraphicsType.SPICE))  # what the example reads
+    # a SPICE-only VM: get_display_ticket reads its SPICE console, add_vnc_console adds VNC
+    consoles.add(types.GraphicsConsole(protocol=types.GraphicsType.SPICE))
+    consoles.console_service(b"vnc".hex()).remove()
 
     examples.run("start_vm")
     shown = examples.run("get_display_ticket")
@@ -165,7 +167,10 @@ def test_console_examples(examples: Examples, admin: sdk.services.SystemService)
 
     password = next(line for line in shown.splitlines() if line.startswith("password: "))
     assert len(password.removeprefix("password: ")) == 12
-    assert [c.protocol for c in consoles.list()] == [types.GraphicsType.VNC]
+    assert [c.protocol for c in consoles.list()] == [
+        types.GraphicsType.SPICE,
+        types.GraphicsType.VNC,
+    ]
 
 
 def test_tag_examples(examples: Examples, admin: sdk.services.SystemService) -> None:

@@ -114,22 +114,77 @@ def _running_vm(system: sdk.services.SystemService, vm_factory: VmFactory) -> An
     return vm_service
 
 
-def test_a_vnc_console_is_added_to_a_spice_vm_as_add_vnc_console_does(
+def test_a_spice_console_is_added_beside_vnc_and_a_second_vnc_is_refused(
     system: sdk.services.SystemService, vm_factory: VmFactory
 ) -> None:
     vm = vm_factory.add_down()
     consoles_service = system.vms_service().vm_service(vm.id).graphics_consoles_service()
     consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.SPICE))
-    assert [c.protocol for c in consoles_service.list()] == [types.GraphicsType.SPICE]
 
-    consoles = consoles_service.list()
-    if not any(c.protocol == types.GraphicsType.VNC for c in consoles):
-        consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.VNC))
-
-    assert [c.protocol for c in consoles_service.list()] == [types.GraphicsType.VNC]
+    protocols = [c.protocol for c in consoles_service.list()]
+    assert protocols == [types.GraphicsType.VNC, types.GraphicsType.SPICE]
     with pytest.raises(sdk.Error) as raised:
         consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.VNC))
     assert raised.value.code == 409
+
+
+def test_kcli_replaces_a_new_vms_console_with_vnc(
+    system: sdk.services.SystemService, vm_factory: VmFactory
+) -> None:
+    """kcli's oVirt provider, right after adding a VM with ``vnc``: it removes each console
+    and adds a VNC one."""
+    vm = vm_factory.add_down()
+    vm_service = system.vms_service().vm_service(vm.id)
+    vm_service.graphics_consoles_service().add(
+        types.GraphicsConsole(protocol=types.GraphicsType.SPICE)
+    )
+    vm_service.graphics_consoles_service().console_service("766e63").remove()  # vnc
+
+    vnc_console = types.GraphicsConsole(protocol=types.GraphicsType.VNC)
+    graphics_console_service = vm_service.graphics_consoles_service()
+    for gc in graphics_console_service.list():
+        graphics_console_service.console_service(gc.id).remove()
+        graphics_console_service.add(vnc_console)
+
+    assert [c.protocol for c in graphics_console_service.list()] == [types.GraphicsType.VNC]
+    assert vm_service.get().display.type == types.DisplayType.VNC
+
+
+def test_a_headless_vm_has_no_console_and_refuses_a_ticket(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm = vm_factory.add_down()
+    vm_service = system.vms_service().vm_service(vm.id)
+    consoles_service = vm_service.graphics_consoles_service()
+    for console in consoles_service.list():
+        consoles_service.console_service(console.id).remove()
+    assert consoles_service.list() == []
+
+    vm_service.start()
+    wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+    with pytest.raises(sdk.Error) as raised:
+        vm_service.ticket()
+    assert raised.value.code == 409
+
+
+def test_both_consoles_of_a_running_vm_are_current_and_take_tickets(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm = vm_factory.add_down()
+    vm_service = system.vms_service().vm_service(vm.id)
+    consoles_service = vm_service.graphics_consoles_service()
+    consoles_service.add(types.GraphicsConsole(protocol=types.GraphicsType.SPICE))
+    vm_service.start()
+    wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+
+    current = consoles_service.list(current=True)
+    assert {c.protocol for c in current} == {types.GraphicsType.VNC, types.GraphicsType.SPICE}
+    tickets = {c.protocol: consoles_service.console_service(c.id).ticket() for c in current}
+    assert len(tickets[types.GraphicsType.VNC].value) == 8
+    assert len(tickets[types.GraphicsType.SPICE].value) == 12
+    with pytest.raises(sdk.Error) as raised:
+        consoles_service.console_service("766e63").remove()
+    assert raised.value.code == 409  # displays change only while the VM is down
 
 
 def test_a_running_vms_current_console_gets_a_ticket_as_get_display_ticket_does(
@@ -307,3 +362,107 @@ def test_hundred_vms_are_all_in_the_full_listing(
 
     assert ids <= listed
     assert system.get().summary.vms.total >= MANY
+
+
+def test_a_vm_added_with_tuning_and_peripherals_keeps_them_and_starts(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host]
+) -> None:
+    vms_service = system.vms_service()
+    vm = vms_service.add(
+        types.Vm(
+            name=unique_name("tuned"),
+            cluster=types.Cluster(name="Default"),
+            template=types.Template(name="Blank"),
+            memory=512 * 2**20,
+            memory_policy=types.MemoryPolicy(guaranteed=256 * 2**20, ballooning=False),
+            cpu_shares=1024,
+            soundcard_enabled=True,
+            usb=types.Usb(enabled=True, type=types.UsbType.NATIVE),
+            time_zone=types.TimeZone(name="Europe/Berlin"),
+            custom_cpu_model="Westmere",
+            io=types.Io(threads=2),
+        )
+    )
+    vm_service = vms_service.vm_service(vm.id)
+    try:
+        kept = vm_service.get()
+        assert (kept.memory_policy.guaranteed, kept.memory_policy.ballooning) == (
+            256 * 2**20,
+            False,
+        )
+        assert (kept.cpu_shares, kept.soundcard_enabled, kept.custom_cpu_model) == (
+            1024,
+            True,
+            "Westmere",
+        )
+        assert (kept.usb.enabled, kept.time_zone.name, kept.io.threads) == (
+            True,
+            "Europe/Berlin",
+            2,
+        )
+        vm_service.start()
+        wait_for_status(vm_service.get, types.VmStatus.UP, timeout=90)
+        vm_service.stop()
+        wait_for_status(vm_service.get, types.VmStatus.DOWN, timeout=90)
+    finally:
+        vm_service.remove()
+
+
+@pytest.mark.parametrize(
+    ("fields", "named"),
+    [
+        ({"custom_cpu_model": "NoSuchCpu"}, "custom_cpu_model"),
+        ({"usb": types.Usb(enabled=True, type=types.UsbType.LEGACY)}, "usb.type"),
+        ({"time_zone": types.TimeZone(name="Nowhere/Special")}, "time_zone.name"),
+        ({"io": types.Io(threads=500)}, "io.threads"),
+    ],
+)
+def test_a_vm_no_host_could_run_is_refused_naming_the_field(
+    system: sdk.services.SystemService, fields: dict[str, Any], named: str
+) -> None:
+    name = unique_name("refused")
+    with pytest.raises(sdk.Error) as raised:
+        system.vms_service().add(
+            types.Vm(
+                name=name,
+                cluster=types.Cluster(name="Default"),
+                template=types.Template(name="Blank"),
+                memory=256 * 2**20,
+                **fields,
+            )
+        )
+    assert raised.value.code == 400 and named in str(raised.value)
+    assert system.vms_service().list(search=f"name={name}") == []
+
+
+def test_a_nic_added_to_a_running_vm_is_hot_plugged_and_unplugged_on_removal(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm_service = _running_vm(system, vm_factory)
+    nics_service = vm_service.nics_service()
+    profile = _management_profile(system, "Default")
+
+    nic = nics_service.add(types.Nic(name="hot1", vnic_profile=types.VnicProfile(id=profile.id)))
+
+    assert nic.plugged is True
+    nic_service = nics_service.nic_service(nic.id)
+    assert nic_service.update(types.Nic(plugged=False)).plugged is False
+    assert nic_service.update(types.Nic(plugged=True)).plugged is True
+    nic_service.remove()
+    assert nics_service.list() == []
+    assert vm_service.get().status == types.VmStatus.UP
+
+
+def test_a_running_vms_memory_change_is_its_next_run_configuration(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host], vm_factory: VmFactory
+) -> None:
+    vm_service = _running_vm(system, vm_factory)
+
+    vm_service.update(types.Vm(memory=512 * 2**20), next_run=True)
+
+    now = vm_service.get()
+    assert (now.memory, now.next_run_configuration_exists) == (256 * 2**20, True)
+    assert vm_service.get(next_run=True).memory == 512 * 2**20
+    vm_service.stop()
+    down = wait_for_status(vm_service.get, types.VmStatus.DOWN, timeout=90)
+    assert (down.memory, down.next_run_configuration_exists) == (512 * 2**20, False)

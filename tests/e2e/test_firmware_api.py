@@ -21,7 +21,7 @@ pytestmark = requires(*LAB_TOOLS, "mkfs.ext4", "swtpm")
 
 BOOT_S = 180.0  # OVMF under TCG, then the kernel: slower than SeaBIOS
 SECURE_BOOT_LINE = "secureboot: Secure boot enabled"
-KERNEL_LOG_CMDLINE = "console=ttyS0 loglevel=7"
+KERNEL_LOG_CMDLINE = "console=ttyS0 loglevel=7 no_timer_check"
 
 
 bed_fixture, lab_fixture = lab_fixtures(1, prefix="vff", subnet="10.79.0.0/24")

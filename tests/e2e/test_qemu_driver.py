@@ -13,6 +13,7 @@ import subprocess
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from virtfleet.agent.hypervisor.libvirt.firmware import uefi_files
 from virtfleet.agent.hypervisor.libvirt.kvmprobe import boots, host_kernel
 from virtfleet.common.errors import NotFound
 from virtfleet.common.protocol import (
+    DiskSpec,
     Hypervisor,
     NicSpec,
     VmRunState,
@@ -31,7 +33,13 @@ from virtfleet.common.protocol import (
     VmState,
 )
 from virtfleet.testbed import GuestImage, thin_clone
-from virtfleet.testbed.initramfs import CLEAN_SHUTDOWN_LINE, POWEROFF_MARKER, SYNCED_MARKER
+from virtfleet.testbed.initramfs import (
+    BLOCK_GONE_PREFIX,
+    BLOCK_PREFIX,
+    CLEAN_SHUTDOWN_LINE,
+    POWEROFF_MARKER,
+    SYNCED_MARKER,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
@@ -176,7 +184,7 @@ def test_q35_secure_boot_guest_with_tpm_boots_under_tcg(
         tpm=True,
         cpu_type="Intel Nehalem Family",
         kernel=None if kernel is None else str(kernel),
-        cmdline=None if kernel is None else "console=ttyS0 panic=-1",
+        cmdline=None if kernel is None else "console=ttyS0 panic=-1 no_timer_check",
         serial_log_path=str(log_path),
         nics=[NicSpec(mac="52:54:00:7f:00:01", network="", kind="user")],
     )
@@ -231,3 +239,54 @@ def test_guest_powers_itself_off_on_shutdown_and_its_data_survives_to_the_next_b
     assert "DATA: boot 1" in boot
     assert f"{CLEAN_SHUTDOWN_LINE} 1" in boot
     assert "BOOT 2" in boot
+
+
+def test_a_guest_with_every_tuning_field_runs_under_tcg_and_keeps_them(
+    driver: LibvirtDriver,
+) -> None:
+    vm_id = str(uuid.uuid4())
+    spec = VmSpec(
+        id=vm_id,
+        name=f"vf-e2e-{vm_id[:8]}",
+        memory_bytes=256 * MIB,
+        machine="q35",
+        memballoon=False,
+        memory_guaranteed_bytes=128 * MIB,
+        cpu_shares=512,
+        soundcard=True,
+        usb="qemu-xhci",
+        clock_offset_s=3600,
+        cpu_model="qemu64",
+        iothreads=2,
+    )
+    assert driver.create_vm(spec).state is VmRunState.RUNNING
+    live = ET.fromstring(driver.domain_xml(vm_id))
+    assert live.findtext("cputune/shares") == "512"
+    assert live.findtext("iothreads") == "2"
+    assert live.find("devices/sound").get("model") == "ich9"  # type: ignore[union-attr]
+    assert live.find("devices/controller[@type='usb'][@model='qemu-xhci']") is not None
+    assert live.find("devices/memballoon").get("model") == "none"  # type: ignore[union-attr]
+    assert live.find("clock").get("adjustment") == "3600"  # type: ignore[union-attr]
+    assert live.findtext("cpu/model") == "qemu64"
+    assert driver.destroy_vm(vm_id).state is VmRunState.DOWN
+
+
+def test_a_hot_plugged_disk_appears_in_the_guest_and_goes_when_unplugged(
+    driver: LibvirtDriver, image: GuestImage, tmp_path: Path
+) -> None:
+    disk, extra, log_path = tmp_path / "vm.qcow2", tmp_path / "extra.qcow2", tmp_path / "hot.log"
+    thin_clone(image.data_disk, disk)
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(extra), "16M"], check=True)
+    spec = tiny_guest_spec(image, disk, log_path)
+    driver.create_vm(spec)
+    assert SYNCED_MARKER in _serial_output(log_path, SYNCED_MARKER, 90)
+    assert f"{BLOCK_PREFIX}vda" in _serial_output(log_path, f"{BLOCK_PREFIX}vda", 30)
+
+    target = driver.plug_disk(spec.id, DiskSpec(path=str(extra)))
+
+    assert target == "vdb"
+    assert f"{BLOCK_PREFIX}vdb" in _serial_output(log_path, f"{BLOCK_PREFIX}vdb", 60)
+    driver.unplug_disk(spec.id, str(extra))
+    assert f"{BLOCK_GONE_PREFIX}vdb" in _serial_output(log_path, f"{BLOCK_GONE_PREFIX}vdb", 60)
+    live = ET.fromstring(driver.domain_xml(spec.id))
+    assert [t.get("dev") for t in live.iterfind("devices/disk/target")] == ["vda"]

@@ -129,6 +129,20 @@ class FakeDriver(HypervisorDriver):
         self._get(vm_id)
         return p.DisplayEndpoint(vm_id=vm_id, protocol=protocol, address=LOOPBACK, port=5900)
 
+    def plug_nic(self, vm_id: str, nic: p.NicSpec) -> str:
+        self._get(vm_id)
+        return nic.mac
+
+    def unplug_nic(self, vm_id: str, mac: str) -> None:
+        self._get(vm_id)
+
+    def plug_disk(self, vm_id: str, disk: p.DiskSpec) -> str:
+        self._get(vm_id)
+        return "vdb"
+
+    def unplug_disk(self, vm_id: str, path: str) -> None:
+        self._get(vm_id)
+
     def open_serial_console(self, vm_id: str, on_output: ConsoleOutput) -> SerialConsole:
         self._get(vm_id)
         raise Conflict(f"VM {vm_id} has no serial console here")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -147,7 +148,7 @@ async def test_a_current_console_of_an_unreachable_host_is_listed_without_an_add
     assert console["protocol"] == "vnc" and "address" not in console
 
 
-async def test_adding_a_console_of_the_other_protocol_switches_a_vm_that_is_down(
+async def test_a_vm_that_is_down_gets_a_console_of_the_other_protocol_beside_its_own(
     lab: VmLab,
 ) -> None:
     vm_id, _ = await _running_vm(lab)
@@ -165,8 +166,33 @@ async def test_adding_a_console_of_the_other_protocol_switches_a_vm_that_is_down
     assert nameless.status_code == 400, nameless.text
     assert added.status_code == 201, added.text
     assert added.json()["id"] == b"spice".hex()
-    [console] = (await lab.http.get(url)).json()["graphics_console"]
-    assert console["protocol"] == "spice"
+    consoles = (await lab.http.get(url)).json()["graphics_console"]
+    assert [c["protocol"] for c in consoles] == ["vnc", "spice"]
+    assert (await lab.vm(vm_id))["display"]["type"] == "spice"
+
+
+async def test_both_consoles_reach_the_domain_and_a_removed_one_leaves_it(
+    lab: VmLab,
+) -> None:
+    vm_id, driver = await _running_vm(lab)
+    url = f"{API}/vms/{vm_id}/graphicsconsoles"
+    await lab.run_action(vm_id, "stop")
+    await lab.wait_vm(vm_id, "down")
+    assert (await lab.http.post(url, json={"protocol": "spice"})).status_code == 201
+    await lab.start_vm(vm_id)
+    both = ET.fromstring(driver.domain_xml(vm_id))
+
+    await lab.run_action(vm_id, "stop")
+    await lab.wait_vm(vm_id, "down")
+    removed = await lab.http.delete(f"{url}/{b'vnc'.hex()}")
+    missing = await lab.http.delete(f"{url}/{b'vnc'.hex()}")
+    await lab.start_vm(vm_id)
+    spice_only = ET.fromstring(driver.domain_xml(vm_id))
+
+    assert [g.get("type") for g in both.iter("graphics")] == ["vnc", "spice"]
+    assert removed.status_code == 200, removed.text
+    assert missing.status_code == 404, missing.text
+    assert [g.get("type") for g in spice_only.iter("graphics")] == ["spice"]
     assert (await lab.vm(vm_id))["display"]["type"] == "spice"
 
 

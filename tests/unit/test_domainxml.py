@@ -126,6 +126,40 @@ SPECS: dict[str, tuple[VmSpec, str]] = {
         ),
         "qemu",
     ),
+    "tuned-desktop-q35-kvm": (
+        VmSpec(
+            id=VM_ID,
+            name="desk-01",
+            memory_bytes=2 * GIB,
+            machine="q35",
+            disks=[
+                DiskSpec(path="/images/sys.qcow2", bootable=True),
+                DiskSpec(path="/images/data.qcow2"),
+                DiskSpec(path="/images/logs.qcow2"),
+            ],
+            memory_guaranteed_bytes=GIB,
+            cpu_shares=2048,
+            soundcard=True,
+            usb="qemu-xhci",
+            clock_offset_s=3600,
+            cpu_model="Skylake-Client",
+            cpu_type="Intel SandyBridge Family",
+            iothreads=2,
+        ),
+        "kvm",
+    ),
+    "no-usb-no-balloon-i440fx-test": (
+        VmSpec(
+            id=VM_ID,
+            name="lean",
+            memory_bytes=GIB,
+            soundcard=True,
+            usb="none",
+            memballoon=False,
+            clock_offset_s=-18000,
+        ),
+        "test",
+    ),
 }
 
 

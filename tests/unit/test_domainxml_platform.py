@@ -145,8 +145,8 @@ def test_user_nic_has_no_source_and_network_nic_names_its_network() -> None:
     assert source is not None and source.get("network") == "default"
 
 
-def test_memballoon_can_be_left_out() -> None:
-    assert _root(memballoon=False).find("devices/memballoon") is None
+def test_memballoon_can_be_turned_off_so_libvirt_adds_none_of_its_own() -> None:
+    assert _root(memballoon=False).find("devices/memballoon[@model='none']") is not None
     assert _root().find("devices/memballoon[@model='virtio']") is not None
 
 

@@ -50,6 +50,17 @@ def build_handlers(driver: HypervisorDriver, storage: StorageBackend) -> dict[st
         storage.remove_volume(ref)
         return empty
 
+    def unplug_nic(ref: p.NicUnplug) -> p.Empty:
+        driver.unplug_nic(ref.vm_id, ref.mac)
+        return empty
+
+    def unplug_disk(ref: p.DiskUnplug) -> p.Empty:
+        driver.unplug_disk(ref.vm_id, ref.path)
+        return empty
+
+    def plugged(vm_id: str, device: str) -> p.PluggedDevice:
+        return p.PluggedDevice(vm_id=vm_id, device=device)
+
     return dict(
         [
             _bind(p.HOST_PING, lambda _: p.Pong(time=time.time())),
@@ -66,6 +77,10 @@ def build_handlers(driver: HypervisorDriver, storage: StorageBackend) -> dict[st
             _bind(p.VM_GET_STATS, lambda _: p.VmStatsList(vms=driver.vm_stats())),
             _bind(p.VM_SET_TICKET, driver.set_display_ticket),
             _bind(p.VM_GET_DISPLAY, lambda r: driver.display_endpoint(r.vm_id, r.protocol)),
+            _bind(p.VM_HOTPLUG_NIC, lambda r: plugged(r.vm_id, driver.plug_nic(r.vm_id, r.nic))),
+            _bind(p.VM_HOTUNPLUG_NIC, unplug_nic),
+            _bind(p.VM_HOTPLUG_DISK, lambda r: plugged(r.vm_id, driver.plug_disk(r.vm_id, r.disk))),
+            _bind(p.VM_HOTUNPLUG_DISK, unplug_disk),
             _bind(p.STORAGE_CREATE_DOMAIN, storage.create_domain),
             _bind(p.STORAGE_CONNECT_DOMAIN, storage.connect_domain),
             _bind(p.STORAGE_GET_DOMAIN_INFO, storage.domain_info),

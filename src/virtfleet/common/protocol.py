@@ -170,6 +170,20 @@ class VmSpec(Wire):
     watchdog_action: str | None = None
     """With an action (reset, poweroff, pause, dump, none) the VM gets an i6300esb watchdog."""
     memballoon: bool = True
+    memory_guaranteed_bytes: int | None = None
+    """Memory the guest is promised (oVirt's ``memory_policy.guaranteed``), kept in the domain's
+    metadata: QEMU has no ``min_guarantee``, oVirt's own host agent reads it from there too."""
+    cpu_shares: int | None = None
+    """The relative CPU weight (``<cputune><shares>``); None or 0 leaves the host's default."""
+    soundcard: bool = False
+    usb: str | None = None
+    """``qemu-xhci`` (with a USB tablet), ``none`` (no USB controller at all), None: libvirt's."""
+    clock_offset_s: int | None = None
+    """The guest's RTC offset from UTC in seconds (its time zone); None: Windows local, else UTC."""
+    cpu_model: str | None = None
+    """A libvirt CPU model that overrides the cluster's CPU type (``custom_cpu_model``)."""
+    iothreads: int = 0
+    """I/O threads; virtio disks are spread over them in turn."""
     kernel: str | None = None
     initrd: str | None = None
     cmdline: str | None = None
@@ -208,6 +222,40 @@ class VmStats(Wire):
 
 class VmStateList(Wire):
     vms: list[VmState]
+
+
+# --- hot-plug ------------------------------------------------------------------------------------
+
+
+class NicPlug(Wire):
+    """A vNIC to plug into a running VM (and its persistent definition)."""
+
+    vm_id: str
+    nic: NicSpec
+
+
+class NicUnplug(Wire):
+    vm_id: str
+    mac: str
+
+
+class DiskPlug(Wire):
+    """A disk to plug into a running VM; the agent names it (the next free ``vdX``...)."""
+
+    vm_id: str
+    disk: DiskSpec
+
+
+class DiskUnplug(Wire):
+    vm_id: str
+    path: str
+
+
+class PluggedDevice(Wire):
+    """What the VM now has: the disk's target name (``vdb``) or the vNIC's MAC."""
+
+    vm_id: str
+    device: str
 
 
 # --- consoles ------------------------------------------------------------------------------------
@@ -350,6 +398,10 @@ VM_LIST = Method("VM.list", Empty, VmStateList, 60)
 VM_GET_STATS = Method("VM.getStats", Empty, VmStatsList, 60)
 VM_SET_TICKET = Method("VM.setTicket", DisplayTicket, DisplayEndpoint, 60)
 VM_GET_DISPLAY = Method("VM.getDisplay", DisplayRef, DisplayEndpoint, 30)
+VM_HOTPLUG_NIC = Method("VM.hotplugNic", NicPlug, PluggedDevice, 60)
+VM_HOTUNPLUG_NIC = Method("VM.hotunplugNic", NicUnplug, Empty, 60)
+VM_HOTPLUG_DISK = Method("VM.hotplugDisk", DiskPlug, PluggedDevice, 60)
+VM_HOTUNPLUG_DISK = Method("VM.hotunplugDisk", DiskUnplug, Empty, 60)
 STORAGE_CREATE_DOMAIN = Method("Storage.createDomain", DomainCreate, DomainInfo, 120)
 STORAGE_CONNECT_DOMAIN = Method("Storage.connectDomain", DomainRef, DomainInfo, 120)
 STORAGE_GET_DOMAIN_INFO = Method("Storage.getDomainInfo", DomainRef, DomainInfo, 60)
@@ -378,6 +430,10 @@ METHODS: dict[str, Method[Wire, Wire]] = {
         VM_GET_STATS,
         VM_SET_TICKET,
         VM_GET_DISPLAY,
+        VM_HOTPLUG_NIC,
+        VM_HOTUNPLUG_NIC,
+        VM_HOTPLUG_DISK,
+        VM_HOTUNPLUG_DISK,
         STORAGE_CREATE_DOMAIN,
         STORAGE_CONNECT_DOMAIN,
         STORAGE_GET_DOMAIN_INFO,

@@ -16,6 +16,7 @@ from sqlalchemy import insert, select
 from virtfleet.common.clock import Clock, SystemClock
 from virtfleet.engine.commands.env import CommandEnv
 from virtfleet.engine.commands.host_commands import host_command_definitions
+from virtfleet.engine.commands.hotplug_commands import hotplug_command_definitions
 from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.commands.storage_commands import storage_command_definitions
 from virtfleet.engine.commands.vm_commands import vm_command_definitions
@@ -37,6 +38,7 @@ from virtfleet.engine.services.consoles import Consoles, EngineLoop
 from virtfleet.engine.services.datacenters import DataCenterService
 from virtfleet.engine.services.disks import DiskAttachmentService, DiskService, InlineVmDisks
 from virtfleet.engine.services.hosts import HostNicService, HostService, HostStatisticsService
+from virtfleet.engine.services.hotplug import Hotplug
 from virtfleet.engine.services.networks import NetworkService, VnicProfileService
 from virtfleet.engine.services.permissions import VmPermissionService
 from virtfleet.engine.services.storage_domains import (
@@ -138,7 +140,12 @@ def build_engine(
         database,
         clock,
         eventlog,
-        (*host_command_definitions(), *storage_command_definitions(), *vm_command_definitions()),
+        (
+            *host_command_definitions(),
+            *storage_command_definitions(),
+            *vm_command_definitions(),
+            *hotplug_command_definitions(),
+        ),
     )
     batch_writer = BatchWriter(database)
     vm_states = VmStateTracker(batch_writer, clock, eventlog)
@@ -204,7 +211,7 @@ def build_engine(
             disk_attachments=vm_disk_attachments,
             consoles=consoles,
         ),
-        "vm_nics": VmNicService(database),
+        "vm_nics": VmNicService(database, hotplug=Hotplug(runner)),
         "template_nics": TemplateNicService(database),
         "vm_statistics": VmStatisticsService(database, vm_states.latest_stats),
         "vm_numa_nodes": VmNumaNodeService(database),

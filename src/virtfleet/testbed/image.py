@@ -23,7 +23,8 @@ from virtfleet.testbed.proc import TestbedError, run
 
 log = logging.getLogger(__name__)
 
-GUEST_CMDLINE = "console=ttyS0 quiet"
+# no_timer_check: under TCG on a busy machine the kernel may find its timer too slow and panic
+GUEST_CMDLINE = "console=ttyS0 quiet no_timer_check"
 DEFAULT_DATA_LINES: tuple[str, ...] = ("DATA: hello-from-base",)
 DATA_DISK_SIZE = "64M"
 _BUILDER_VERSION = "2"

@@ -40,6 +40,10 @@ UP_MARKER = "VIRTFLEET-GUEST-UP"
 SYNCED_MARKER = "VIRTFLEET-DATA-SYNCED"
 NO_DISK_MARKER = "VIRTFLEET-NO-DISK"
 POWEROFF_MARKER = "VIRTFLEET-GUEST-POWEROFF"
+BLOCK_PREFIX = "BLOCK: "
+"""The guest prints a disk's name after this when it appears (hot-plugged too)..."""
+BLOCK_GONE_PREFIX = "BLOCK-GONE: "
+"""...and after this when it goes."""
 DATA_FILE = "data.txt"
 BOOT_COUNT_FILE = "boot-count"
 SEED_MARKER = "VIRTFLEET-SEED-FOUND"
@@ -105,6 +109,17 @@ if [ -n "$seed" ] && mount -t iso9660 -o ro "$seed" /seed; then
 else
   echo {NO_SEED_MARKER}
 fi
+# Disks as they come and go (a hot-plug shows here), checked every second.
+(seen=""; while true; do
+  now=""
+  for d in /sys/block/vd* /sys/block/sd*; do
+    [ -e "$d" ] || continue
+    b=${{d##*/}}; now="$now $b"
+    case " $seen " in *" $b "*) ;; *) echo "{BLOCK_PREFIX}$b";; esac
+  done
+  for b in $seen; do case " $now " in *" $b "*) ;; *) echo "{BLOCK_GONE_PREFIX}$b";; esac; done
+  seen="$now"; sleep 1
+done) &
 # A TICK line every second shows the guest alive; a shell on the console answers what is typed
 # into the serial console (a new one whenever it exits: init must never end).
 (n=0; while true; do echo "TICK $n"; n=$((n+1)); sleep 1; done) &

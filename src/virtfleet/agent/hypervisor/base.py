@@ -11,10 +11,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 
 from virtfleet.common.protocol import (
+    DiskSpec,
     DisplayEndpoint,
     DisplayTicket,
     HostCapabilities,
     HostStats,
+    NicSpec,
     VmSpec,
     VmState,
     VmStats,
@@ -103,6 +105,22 @@ class HypervisorDriver(ABC):
     @abstractmethod
     def display_endpoint(self, vm_id: str, protocol: str) -> DisplayEndpoint:
         """Where the running VM's display of ``protocol`` listens on this host."""
+
+    @abstractmethod
+    def plug_nic(self, vm_id: str, nic: NicSpec) -> str:
+        """Plug a vNIC into the running VM (a no-op if it has it); its MAC."""
+
+    @abstractmethod
+    def unplug_nic(self, vm_id: str, mac: str) -> None:
+        """Take the vNIC out of the running VM once the guest released it (no-op if gone)."""
+
+    @abstractmethod
+    def plug_disk(self, vm_id: str, disk: DiskSpec) -> str:
+        """Plug a disk into the running VM; the guest-side name it got (``vdb``)."""
+
+    @abstractmethod
+    def unplug_disk(self, vm_id: str, path: str) -> None:
+        """Take the disk out of the running VM once the guest released it (no-op if gone)."""
 
     @abstractmethod
     def open_serial_console(self, vm_id: str, on_output: ConsoleOutput) -> SerialConsole:

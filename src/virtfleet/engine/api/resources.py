@@ -142,7 +142,7 @@ TABLE: tuple[Resource, ...] = (
                 "graphicsconsoles",
                 m.GraphicsConsole,
                 "vm_graphics_consoles",
-                READ | {Op.ADD},
+                NO_UPDATE,
                 actions=(ActionRoute("ticket", VmGraphicsConsoleService.ticket),),
             ),
             Resource("permissions", m.Permission, "vm_permissions", READ),

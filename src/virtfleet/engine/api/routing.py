@@ -233,8 +233,10 @@ class ApiRouter:
             parents = self._parents(request, located)
             service = self._service(located)
 
+            options = Options(dict(request.query_params))
+
             def work() -> tuple[ApiObject, frozenset[str]]:
-                obj = service.get(Scope(parents), request.path_params["id"])
+                obj = service.get_with_options(Scope(parents), request.path_params["id"], options)
                 return obj, self._apply_follow(located, parents, [obj], request)
 
             obj, expand = await run_in_threadpool(work)
@@ -260,8 +262,13 @@ class ApiRouter:
             await self.authenticate(request)
             parents = self._parents(request, located)
             body = await read_body(request, located.resource.model)
+            options = Options(dict(request.query_params))
             obj = await run_in_threadpool(
-                self._service(located).update, Scope(parents), request.path_params["id"], body
+                self._service(located).update_with_options,
+                Scope(parents),
+                request.path_params["id"],
+                body,
+                options,
             )
             return object_response(request, obj, self.view(located, parents, frozenset()))
 

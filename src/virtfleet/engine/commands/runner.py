@@ -11,6 +11,7 @@ and is finished, failed or aborted when it ends; a re-run after a restart reuses
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import threading
 import time
@@ -200,6 +201,22 @@ class CommandRunner:
                 await asyncio.wait_for(signal.wait(), remaining)
             except TimeoutError:
                 raise TimeoutError(f"job {job_id} is still running after {timeout} s") from None
+
+    def wait_blocking(self, job_id: str, timeout: float) -> tuple[Job, str | None]:
+        """``wait`` from a worker thread: the finished job and its command's error, if any.
+
+        For operations a client expects done when its call returns (a device hot-plug)."""
+        loop = self._loop
+        if loop is None or self._on_loop_thread():
+            raise Conflict("The engine is not running commands now; try again later")
+        future = asyncio.run_coroutine_threadsafe(self.wait(job_id, timeout), loop)
+        try:
+            job = future.result(timeout + 1)
+        except (TimeoutError, concurrent.futures.TimeoutError):
+            future.cancel()
+            raise Conflict(f"The operation is still running (job {job_id})") from None
+        with self.database.read() as conn:
+            return job, store.job_error(conn, job_id)
 
     # --- execution (event loop) ------------------------------------------------------------------
 

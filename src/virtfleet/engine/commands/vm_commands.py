@@ -130,7 +130,8 @@ async def _unschedule(ctx: CommandContext) -> None:
 async def _launch(ctx: CommandContext) -> None:
     vm_id, host_id = _vm_id(ctx), str(ctx.data["host_id"])
     run_once = RunOnce.from_params(ctx.params)
-    spec = await ctx.db(lambda conn: apply_run_once(build_spec(conn, vm_id), run_once))
+    now = ctx.clock.now()
+    spec = await ctx.db(lambda conn: apply_run_once(build_spec(conn, vm_id, now), run_once))
     wanted = p.VmRunState.PAUSED if spec.start_paused else p.VmRunState.RUNNING
     try:
         await ctx.env.connections.call(host_id, p.VM_CREATE, spec)

@@ -7,12 +7,20 @@ type and the display.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
 from virtfleet.common import protocol as p
-from virtfleet.common.apimodel.enums import BiosType, DisplayType, SerialNumberPolicy
+from virtfleet.common.apimodel.enums import (
+    BiosType,
+    DisplayType,
+    GraphicsType,
+    SerialNumberPolicy,
+)
 from virtfleet.common.errors import Conflict
+from virtfleet.engine.commands.vmtuning import tuning_fields
 from virtfleet.engine.core.derived import volume_format
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -20,32 +28,37 @@ from virtfleet.engine.persistence import tables
 _BUSES = {"virtio": "virtio", "virtio_scsi": "scsi", "sata": "sata", "ide": "ide"}
 
 
+def disk_spec(conn: Connection, attachment: m.DiskAttachment) -> p.DiskSpec:
+    """An attached disk as the agent opens it; its volume path follows the domain layout."""
+    assert attachment.disk is not None and attachment.disk.id is not None
+    disk = repos.disks.get(conn, attachment.disk.id)
+    domains = disk.storage_domains or []
+    if not domains or domains[0].id is None:
+        raise Conflict(f"The disk {disk.alias or disk.name} has no storage domain")
+    domain = repos.storage_domains.get(conn, domains[0].id)
+    path = domain.storage.path if domain.storage is not None else None
+    if not path:
+        raise Conflict(f"The storage domain {domain.name} has no path")
+    interface = attachment.interface.value if attachment.interface else "virtio"
+    return p.DiskSpec(
+        path=f"{path}/{domain.id}/images/{disk.id}/{disk.image_id}",
+        format=volume_format(disk.format),
+        bus=_BUSES.get(interface, "virtio"),
+        readonly=bool(attachment.read_only),
+        bootable=bool(attachment.bootable),
+    )
+
+
 def disk_specs(conn: Connection, vm_id: str) -> list[p.DiskSpec]:
-    """The VM's active disks; volume paths follow the storage domain layout."""
-    specs = []
+    """The VM's active disks."""
     attachments = repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == vm_id)
-    for attachment in attachments:
-        if attachment.active is False or attachment.disk is None or attachment.disk.id is None:
-            continue
-        disk = repos.disks.get(conn, attachment.disk.id)
-        domains = disk.storage_domains or []
-        if not domains or domains[0].id is None:
-            raise Conflict(f"The disk {disk.alias or disk.name} has no storage domain")
-        domain = repos.storage_domains.get(conn, domains[0].id)
-        path = domain.storage.path if domain.storage is not None else None
-        if not path:
-            raise Conflict(f"The storage domain {domain.name} has no path")
-        interface = attachment.interface.value if attachment.interface else "virtio"
-        specs.append(
-            p.DiskSpec(
-                path=f"{path}/{domain.id}/images/{disk.id}/{disk.image_id}",
-                format=volume_format(disk.format),
-                bus=_BUSES.get(interface, "virtio"),
-                readonly=bool(attachment.read_only),
-                bootable=bool(attachment.bootable),
-            )
-        )
-    return specs
+    return [
+        disk_spec(conn, attachment)
+        for attachment in attachments
+        if attachment.active is not False
+        and attachment.disk is not None
+        and attachment.disk.id is not None
+    ]
 
 
 def console_log_path(conn: Connection, vm_id: str) -> str | None:
@@ -66,20 +79,28 @@ def console_log_path(conn: Connection, vm_id: str) -> str | None:
     return None
 
 
+def nic_spec(conn: Connection, nic: m.Nic) -> p.NicSpec | None:
+    """The vNIC on the bridge of its profile's network; None when it is not connected (no
+    profile or no MAC), which the agent does not create."""
+    if nic.mac is None or not nic.mac.address:
+        return None
+    if nic.vnic_profile is None or nic.vnic_profile.id is None:
+        return None
+    profile = repos.vnic_profiles.find(conn, nic.vnic_profile.id)
+    if profile is None or profile.network is None or profile.network.id is None:
+        return None
+    network = repos.networks.get(conn, profile.network.id)
+    model = nic.interface.value if nic.interface else "virtio"
+    return p.NicSpec(mac=nic.mac.address, network=network.name or "", model=model)
+
+
 def nic_specs(conn: Connection, vm_id: str) -> list[p.NicSpec]:
-    """Plugged NICs, each on the bridge of its vNIC profile's network (none: not connected)."""
+    """Plugged, connected NICs."""
     specs = []
     for nic in repos.nics.query(conn, tables.nics.c.vm_id == vm_id):
-        if nic.plugged is False or nic.mac is None or not nic.mac.address:
-            continue
-        if nic.vnic_profile is None or nic.vnic_profile.id is None:
-            continue
-        profile = repos.vnic_profiles.find(conn, nic.vnic_profile.id)
-        if profile is None or profile.network is None or profile.network.id is None:
-            continue
-        network = repos.networks.get(conn, profile.network.id)
-        model = nic.interface.value if nic.interface else "virtio"
-        specs.append(p.NicSpec(mac=nic.mac.address, network=network.name or "", model=model))
+        spec = None if nic.plugged is False else nic_spec(conn, nic)
+        if spec is not None:
+            specs.append(spec)
     return specs
 
 
@@ -103,10 +124,18 @@ def machine_type(vm: m.Vm, bios: BiosType) -> str:
     return "q35" if bios in _Q35 else "pc"
 
 
-def graphics_specs(vm: m.Vm) -> list[p.GraphicsSpec]:
-    """One display, VNC unless the VM asks for SPICE; it starts locked until a ticket is set."""
+def graphics_protocols(vm: m.Vm) -> list[GraphicsType]:
+    """The VM's graphics consoles, in order: those it keeps (none for a headless VM), or while
+    it was never given any, one of its ``display.type`` (VNC when it names none)."""
+    if vm.graphics_consoles is not None:
+        return [c.protocol for c in vm.graphics_consoles if c.protocol is not None]
     display = vm.display.type if vm.display is not None and vm.display.type else None
-    return [p.GraphicsSpec(type=(display or DisplayType.VNC).value)]
+    return [GraphicsType((display or DisplayType.VNC).value)]
+
+
+def graphics_specs(vm: m.Vm) -> list[p.GraphicsSpec]:
+    """A display per graphics console; each starts locked until a ticket is set."""
+    return [p.GraphicsSpec(type=protocol.value) for protocol in graphics_protocols(vm)]
 
 
 def smbios_serial(conn: Connection, vm: m.Vm) -> str | None:
@@ -125,8 +154,9 @@ def smbios_serial(conn: Connection, vm: m.Vm) -> str | None:
     return None
 
 
-def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
-    """What the agent needs to define and start the VM, from the VM, its cluster and devices."""
+def build_spec(conn: Connection, vm_id: str, now: datetime | None = None) -> p.VmSpec:
+    """What the agent needs to define and start the VM, from the VM, its cluster and devices;
+    ``now`` fixes the time zone's offset (summer time) for this run."""
     vm = repos.vms.get(conn, vm_id)
     cluster_id = vm.cluster.id if vm.cluster is not None else None
     cluster = repos.clusters.find(conn, cluster_id) if cluster_id else None
@@ -157,4 +187,5 @@ def build_spec(conn: Connection, vm_id: str) -> p.VmSpec:
         kernel=kernel_boot.kernel or None,
         initrd=kernel_boot.initrd or None,
         cmdline=kernel_boot.cmdline or None,
+        **tuning_fields(vm, now or datetime.now(UTC)),
     )

@@ -11,8 +11,9 @@ from typing import Any
 from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
-from virtfleet.common.apimodel.enums import HostStatus
+from virtfleet.common.apimodel.enums import HostStatus, VmStatus
 from virtfleet.common.errors import Conflict
+from virtfleet.engine.persistence import nextruns
 from virtfleet.engine.persistence import repositories as repos
 
 _CAS_ATTEMPTS = 5
@@ -30,12 +31,33 @@ def move_vm(conn: Connection, vm_id: str, change: VmChange) -> m.Vm | None:
         if update is None:
             return None
         moved = vm.model_copy(update=dict(update))
+        changes = _next_run_changes(conn, vm, moved)
+        if changes is not None:
+            moved = next_run_vm(moved, changes)
         try:
             repos.vms.save(conn, moved, expected_version=version)
         except Conflict:
             continue
+        if changes is not None:
+            nextruns.drop(conn, vm_id)
         return moved
     raise Conflict(f"The VM {vm_id} keeps changing; try again")
+
+
+def _next_run_changes(conn: Connection, before: m.Vm, after: m.Vm) -> dict[str, Any] | None:
+    """The next-run changes a VM takes as it goes down (oVirt applies them then)."""
+    if after.status != VmStatus.DOWN or before.status == VmStatus.DOWN:
+        return None
+    if not before.next_run_configuration_exists:
+        return None
+    return nextruns.pending(conn, before.id or "") or {}
+
+
+def next_run_vm(vm: m.Vm, changes: dict[str, Any]) -> m.Vm:
+    """The VM with its next-run changes as its configuration, and none pending."""
+    return nextruns.with_pending(vm, changes).model_copy(
+        update={"next_run_configuration_exists": False}
+    )
 
 
 def host_of(vm: m.Vm) -> str | None:

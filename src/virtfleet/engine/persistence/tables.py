@@ -131,6 +131,14 @@ vm_tags = Table(
     Column("vm_id", ID, ForeignKey("vms.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ID, ForeignKey("tags.id", ondelete="CASCADE"), primary_key=True, index=True),
 )
+# A running VM's changes kept for its next run (oVirt's next-run configuration): only the
+# fields that change, applied when the VM goes down.
+vm_next_runs = Table(
+    "vm_next_runs",
+    metadata,
+    Column("vm_id", ID, ForeignKey("vms.id", ondelete="CASCADE"), primary_key=True),
+    Column("doc", JSON, nullable=False),
+)
 users = _document_table(
     "users", Column("password_hash", Text, nullable=True), UniqueConstraint("name")
 )

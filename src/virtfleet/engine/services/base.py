@@ -106,6 +106,16 @@ class ResourceService:
         """Several top-level objects by id (references followed with ``follow=``)."""
         return {object_id: self.get(Scope(), object_id) for object_id in ids}
 
+    def get_with_options(self, scope: Scope, object_id: str, options: Options) -> ApiObject:
+        """``get`` with the query's options, for resources that take some (a VM's
+        ``next_run``)."""
+        return self.get(scope, object_id)
+
+    def update_with_options(
+        self, scope: Scope, object_id: str, changes: Any, options: Options
+    ) -> ApiObject:
+        return self.update(scope, object_id, changes)
+
     def remove(self, scope: Scope, object_id: str, options: Options) -> None:
         raise InvalidInput("This object cannot be removed")
 
@@ -231,11 +241,14 @@ class DocumentService(ResourceService, Generic[T]):
             self.after_add(conn, scope, prepared)
             return self.decorate(conn, prepared)
 
-    def update(self, scope: Scope, object_id: str, changes: T) -> T:
+    def refuse_immutable(self, object_id: str, changes: T) -> None:
         touched = changes.model_fields_set & self.immutable_fields
         touched = {f for f in touched if getattr(changes, f) not in (None, object_id)}
         if touched:
             raise InvalidInput(f"These fields cannot be changed: {', '.join(sorted(touched))}")
+
+    def update(self, scope: Scope, object_id: str, changes: T) -> T:
+        self.refuse_immutable(object_id, changes)
         with self.db.transaction() as conn:
             current = self.get_in_scope(conn, scope, object_id)
             version = self.repo.version_of(conn, object_id)

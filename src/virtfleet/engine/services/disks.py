@@ -25,12 +25,15 @@ from virtfleet.common.apimodel.enums import (
 )
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.engine.commands import storage_commands as cmds
+from virtfleet.engine.commands.hotplug_commands import require_pluggable
 from virtfleet.engine.commands.runner import CommandRunner
+from virtfleet.engine.commands.vmspec import disk_spec
 from virtfleet.engine.core.statuses import STOPPED_VM_STATUSES
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import DocumentService, ListQuery, Options, Scope
+from virtfleet.engine.services.hotplug import Hotplug
 from virtfleet.engine.services.refs import new_id, resolve
 from virtfleet.engine.services.search import catalog
 
@@ -216,8 +219,9 @@ class DiskService(DocumentService[m.Disk]):
 class DiskAttachmentService(DocumentService[m.DiskAttachment]):
     """``/vms/{id}/diskattachments`` (and read-only ``/templates/{id}/diskattachments``).
 
-    The attachment's id is its disk's id. Changes are refused while the VM's guest runs:
-    hot-plug is not available yet.
+    The attachment's id is its disk's id. On a running VM an existing disk is hot-plugged when
+    attached active (or set ``active=true``) and unplugged when detached or set inactive; the
+    boot disk stays. Other changes wait for the VM to be down.
     """
 
     immutable_fields = frozenset({"id", "href", "disk", "vm", "template"})
@@ -227,6 +231,7 @@ class DiskAttachmentService(DocumentService[m.DiskAttachment]):
     ) -> None:
         super().__init__(database, repos.disk_attachments, parent_column=parent_column)
         self.disks = disks
+        self.hotplug = Hotplug(disks.runner)
         self._parents = repos.vms if parent_column == "vm_id" else repos.templates
 
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.DiskAttachment]:
@@ -238,9 +243,30 @@ class DiskAttachmentService(DocumentService[m.DiskAttachment]):
         vm = repos.vms.get(conn, vm_id)
         if vm_running(conn, vm_id):
             raise Conflict(
-                f"The VM '{vm.name}' is running: its disks can change only while it is down "
-                "(hot-plug is not available yet)"
+                f"The VM '{vm.name}' is running: this change of its disks can be made only "
+                "while it is down (a running VM takes and gives back whole disks: "
+                "attach, detach, active)"
             )
+
+    def _live_vm(self, conn: Connection, vm_id: str) -> m.Vm | None:
+        """The VM when its guest runs and can take a disk; None when it is down."""
+        vm = repos.vms.get(conn, vm_id)
+        if not vm_running(conn, vm_id):
+            return None
+        require_pluggable(vm)
+        return vm
+
+    def _plug(self, vm: m.Vm, attachment: m.DiskAttachment) -> None:
+        params = {"vm_id": vm.id, "attachment_id": attachment.id}
+        self.hotplug.run("vm.plug_disk", params, vm.name, f"Hot-plugging disk {attachment.id}")
+
+    def _unplug(self, vm: m.Vm, attachment: m.DiskAttachment) -> None:
+        if attachment.bootable:
+            raise Conflict(f"The boot disk of VM {vm.name} cannot be unplugged while it runs")
+        with self.db.read() as conn:
+            path = disk_spec(conn, attachment).path
+        params = {"vm_id": vm.id, "attachment_id": attachment.id, "path": path}
+        self.hotplug.run("vm.unplug_disk", params, vm.name, f"Unplugging disk {attachment.id}")
 
     def add(self, scope: Scope, obj: m.DiskAttachment, options: Options) -> m.DiskAttachment:
         """Attach an existing disk (``<disk id=..>``) or create one inline and attach it.
@@ -251,7 +277,9 @@ class DiskAttachmentService(DocumentService[m.DiskAttachment]):
         if obj.disk is None:
             raise InvalidInput("The disk attachment needs a 'disk' (an id, or a new disk)")
         with self.db.transaction() as conn:
-            self._require_stopped(conn, vm_id)
+            live = self._live_vm(conn, vm_id)
+            if live is not None:
+                self._check_pluggable(conn, live, obj)
             if obj.disk.id is None:
                 disk = new_disk(conn, obj.disk)
                 repos.disks.insert(conn, disk)
@@ -263,10 +291,34 @@ class DiskAttachmentService(DocumentService[m.DiskAttachment]):
             attachment = _attachment(obj, disk, vm_id)
             if attachment.bootable:
                 self._check_single_boot_disk(conn, vm_id)
-            repos.disk_attachments.insert(conn, attachment)
+            plug = live is not None and attachment.active is not False
+            # a hot-plugged disk is recorded active only once the guest has it
+            repos.disk_attachments.insert(
+                conn, attachment.model_copy(update={"active": False}) if plug else attachment
+            )
         if created:
             self.disks.submit_creation(disk, vm_id)
+        if plug and live is not None:
+            try:
+                self._plug(live, attachment)
+            except Exception:
+                with self.db.transaction() as conn:
+                    repos.disk_attachments.delete(conn, attachment.id or "")
+                raise
+            return self.get(scope, attachment.id or "")
         return attachment
+
+    def _check_pluggable(self, conn: Connection, vm: m.Vm, obj: m.DiskAttachment) -> None:
+        assert obj.disk is not None
+        if obj.disk.id is None:
+            raise Conflict(
+                f"VM {vm.name} is running: add the disk first (POST /disks), then attach it"
+            )
+        if obj.bootable:
+            raise Conflict(f"A boot disk cannot be plugged into running VM {vm.name}")
+        disk = repos.disks.find(conn, obj.disk.id) or _missing(obj.disk.id)
+        if disk.status not in (None, DiskStatus.OK):
+            raise Conflict(f"The disk '{disk.alias or disk.name}' is {disk.status.value}")
 
     def _check_free(self, conn: Connection, disk: m.Disk) -> None:
         assert disk.id is not None
@@ -278,6 +330,24 @@ class DiskAttachmentService(DocumentService[m.DiskAttachment]):
         boot = [a for a in current if a.bootable]
         if boot:
             raise Conflict(f"The VM already has a bootable disk ({boot[0].id})")
+
+    def update(self, scope: Scope, object_id: str, changes: m.DiskAttachment) -> m.DiskAttachment:
+        """On a running VM only ``active`` may change, plugging or unplugging the disk."""
+        with self.db.read() as conn:
+            current = self.get_in_scope(conn, scope, object_id)
+            live = self._live_vm(conn, scope.parent) if self.parent_column == "vm_id" else None
+        if live is None or changes.active is None or changes.active == current.active:
+            return super().update(scope, object_id, changes)
+        others = changes.model_copy(update={"active": None}).model_dump(exclude_none=True)
+        if set(others) - {"id", "href"}:
+            raise Conflict(
+                f"VM {live.name} is running: change only 'active' of disk {object_id} now"
+            )
+        if changes.active:
+            self._plug(live, current)
+        else:
+            self._unplug(live, current)
+        return self.get(scope, object_id)
 
     def prepare_update(
         self,
@@ -294,11 +364,18 @@ class DiskAttachmentService(DocumentService[m.DiskAttachment]):
         return updated
 
     def remove(self, scope: Scope, object_id: str, options: Options) -> None:
-        """Detach the disk; with ``detach_only=false`` remove the disk too."""
+        """Detach the disk (unplugged first from a running VM); with ``detach_only=false``
+        remove the disk too."""
         detach_only = options.flag("detach_only", default=True)
+        with self.db.read() as conn:
+            current = self.get_in_scope(conn, scope, object_id)
+            live = self._live_vm(conn, scope.parent) if self.parent_column == "vm_id" else None
+        if live is not None and current.active is not False:
+            self._unplug(live, current)
         with self.db.transaction() as conn:
             self.get_in_scope(conn, scope, object_id)
-            self._require_stopped(conn, scope.parent)
+            if live is None:
+                self._require_stopped(conn, scope.parent)
             repos.disk_attachments.delete(conn, object_id)
         if not detach_only:
             self.disks.remove(Scope(), object_id, Options())

@@ -16,6 +16,7 @@ from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.search import catalog
 from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
+from virtfleet.engine.services.vm_hardware import validate_hardware
 
 _T = tables.templates
 GiB = 1024**3
@@ -58,6 +59,7 @@ class TemplateService(DocumentService[m.Template]):
     ) -> m.Template:
         if current.id == BLANK_TEMPLATE_ID and updated.name != current.name:
             raise Conflict("The Blank template cannot be renamed")
+        validate_hardware(updated)  # new VMs inherit these, so they must be applicable
         return updated
 
     def before_remove(

@@ -23,6 +23,8 @@ from virtfleet.common.apimodel.enums import (
 )
 from virtfleet.common.errors import Conflict, InvalidInput, NotFound
 from virtfleet.common.protocol import VmStats
+from virtfleet.engine.commands.hotplug_commands import require_pluggable
+from virtfleet.engine.commands.vmspec import graphics_protocols
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -35,6 +37,7 @@ from virtfleet.engine.services.base import (
     Scope,
     one_listed,
 )
+from virtfleet.engine.services.hotplug import Hotplug
 from virtfleet.engine.services.refs import (
     new_id,
     reference,
@@ -96,15 +99,110 @@ def _require_vm(conn: Connection, vm_id: str) -> m.Vm:
     return repos.vms.get(conn, vm_id)
 
 
+# What a NIC's guest device is made of: changing one needs the NIC out of a running guest.
+_NIC_DEVICE_FIELDS = ("mac", "interface", "vnic_profile", "linked")
+
+
 class VmNicService(DocumentService[m.Nic]):
-    """``/vms/{id}/nics``: changes take effect at the VM's next start (no hot-plug yet)."""
+    """``/vms/{id}/nics``: on a running VM a plugged NIC is hot-plugged (and unplugged before it
+    is removed or set ``plugged=false``); on a VM that is down changes wait for its start."""
 
     search_fields: ClassVar = {"name": text_field(tables.nics.c.name)}
     immutable_fields = frozenset({"id", "href", "vm", "template"})
 
-    def __init__(self, database: Database, rng: random.Random | None = None) -> None:
+    def __init__(
+        self,
+        database: Database,
+        rng: random.Random | None = None,
+        hotplug: Hotplug | None = None,
+    ) -> None:
         super().__init__(database, repos.nics, parent_column="vm_id")
         self.rng = rng or random.Random()
+        self.hotplug = hotplug
+
+    def _live(self, vm: m.Vm) -> bool:
+        """Whether the VM's guest exists, so its NICs are devices in it; Conflict when it is
+        between states (starting, migrating...) or this engine cannot hot-plug."""
+        if vm.status in (None, VmStatus.DOWN):
+            return False
+        if self.hotplug is None:
+            raise Conflict(f"Cannot change the NICs of VM {vm.name} while it is {vm.status.value}")
+        require_pluggable(vm)
+        return True
+
+    @staticmethod
+    def _require_connected(vm: m.Vm, nic: m.Nic) -> None:
+        if nic.vnic_profile is None:
+            raise Conflict(
+                f"NIC {nic.name} has no vnic_profile: running VM {vm.name} takes only a "
+                "connected NIC"
+            )
+
+    def _plug(self, vm: m.Vm, nic: m.Nic, plugged: bool) -> None:
+        assert self.hotplug is not None and nic.mac is not None
+        if plugged:
+            self._require_connected(vm, nic)
+        kind, what = ("vm.plug_nic", "Hot-plugging") if plugged else ("vm.unplug_nic", "Unplugging")
+        params = {"vm_id": vm.id, "nic_id": nic.id, "mac": nic.mac.address}
+        self.hotplug.run(kind, params, vm.name, f"{what} NIC {nic.name}")
+
+    def add(self, scope: Scope, obj: m.Nic, options: Options) -> m.Nic:
+        with self.db.transaction() as conn:
+            vm = _require_vm(conn, scope.parent)
+            prepared = self.prepare_new(conn, scope, obj, options)
+            live = prepared.plugged is not False and self._live(vm)
+            if live:
+                self._require_connected(vm, prepared)
+            # a hot-plugged NIC is recorded plugged only once the guest has it
+            self.repo.insert(
+                conn, prepared.model_copy(update={"plugged": not live and prepared.plugged})
+            )
+        if live:
+            try:
+                self._plug(vm, prepared, True)
+            except Exception:
+                with self.db.transaction() as conn:
+                    self.repo.delete(conn, prepared.id or "")
+                raise
+        return self.get(scope, prepared.id or "")
+
+    def update(self, scope: Scope, object_id: str, changes: m.Nic) -> m.Nic:
+        with self.db.read() as conn:
+            vm = _require_vm(conn, scope.parent)
+            current = self.get_in_scope(conn, scope, object_id)
+        if not self._live(vm):
+            return super().update(scope, object_id, changes)
+        wanted = changes.plugged if changes.plugged is not None else current.plugged
+        touched = [
+            field
+            for field in _NIC_DEVICE_FIELDS
+            if field in changes.model_fields_set
+            and getattr(changes, field) is not None
+            and getattr(changes, field) != getattr(current, field)
+        ]
+        if touched and current.plugged is not False:
+            raise Conflict(
+                f"Cannot change {', '.join(touched)} of NIC {current.name} while VM {vm.name} "
+                "runs with it plugged: unplug it first (plugged=false)"
+            )
+        if wanted is False and current.plugged is not False:
+            self._plug(vm, current, False)
+        if wanted is not False and current.plugged is False:
+            # stored as asked but still unplugged; the command records it plugged
+            updated = super().update(
+                scope, object_id, changes.model_copy(update={"plugged": False})
+            )
+            self._plug(vm, updated, True)
+            return self.get(scope, object_id)
+        return super().update(scope, object_id, changes)
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        with self.db.read() as conn:
+            vm = _require_vm(conn, scope.parent)
+            current = self.get_in_scope(conn, scope, object_id)
+        if current.plugged is not False and self._live(vm):
+            self._plug(vm, current, False)
+        super().remove(scope, object_id, options)
 
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Nic]:
         with self.db.read() as conn:
@@ -286,10 +384,32 @@ def console_id(protocol: GraphicsType) -> str:
     return protocol.value.encode().hex()
 
 
+def _main_protocol(protocols: list[GraphicsType]) -> GraphicsType | None:
+    """oVirt's display of a VM with several consoles: SPICE when it has one."""
+    if GraphicsType.SPICE in protocols:
+        return GraphicsType.SPICE
+    return protocols[0] if protocols else None
+
+
 def display_protocol(vm: m.Vm) -> GraphicsType:
-    """The VM's display protocol: its ``display.type``, VNC when it names none."""
-    kind = vm.display.type if vm.display is not None else None
-    return GraphicsType(kind.value) if kind is not None else GraphicsType.VNC
+    """The protocol of the VM's main display, which a VM-level ticket is for; Conflict for a
+    VM without any graphics console."""
+    main = _main_protocol(graphics_protocols(vm))
+    if main is None:
+        raise Conflict(f"VM {vm.name} has no graphics console")
+    return main
+
+
+def keep_graphics(vm: m.Vm, protocols: list[GraphicsType]) -> m.Vm:
+    """The VM with exactly these consoles; ``display.type`` names the main one."""
+    update: dict[str, object] = {
+        "graphics_consoles": [m.GraphicsConsole(protocol=kind) for kind in protocols]
+    }
+    main = _main_protocol(protocols)
+    if main is not None:
+        display = DisplayType(main.value)
+        update["display"] = (vm.display or m.Display()).model_copy(update={"type": display})
+    return vm.model_copy(update=update)
 
 
 class Ticketing(Protocol):
@@ -302,10 +422,13 @@ class Ticketing(Protocol):
     def current_display(self, vm_id: str, protocol: GraphicsType) -> tuple[str, int] | None: ...
 
 
+Protocols = list[GraphicsType]
+
+
 class VmGraphicsConsoleService(ResourceService):
-    """``/vms/{id}/graphicsconsoles``: the VM's display (its ``display.type``, VNC by default);
-    ``current=true`` adds where a running VM's display listens now, ``ticket`` sets a one-time
-    password on it, and adding a console of the other protocol switches a VM that is down."""
+    """``/vms/{id}/graphicsconsoles``: the VM's VNC and SPICE consoles (VNC alone by default),
+    each added or removed while the VM is down; ``current=true`` adds where a running VM's
+    displays listen now, and ``ticket`` sets a one-time password on one of them."""
 
     def __init__(self, database: Database, tickets: Ticketing | None = None) -> None:
         self.db = database
@@ -314,19 +437,20 @@ class VmGraphicsConsoleService(ResourceService):
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.GraphicsConsole]:
         with self.db.read() as conn:
             vm = _require_vm(conn, scope.parent)
-        protocol = display_protocol(vm)
-        console = m.GraphicsConsole(id=console_id(protocol), protocol=protocol, vm=m.Vm(id=vm.id))
-        if (
-            query.current
-            and vm.status in HOLDING_VM_STATUSES
-            and vm.id is not None
-            and self.tickets
-        ):
-            listening = self.tickets.current_display(vm.id, protocol)
+        consoles = []
+        live = query.current and vm.status in HOLDING_VM_STATUSES and self.tickets is not None
+        for protocol in graphics_protocols(vm):
+            console = m.GraphicsConsole(
+                id=console_id(protocol), protocol=protocol, vm=m.Vm(id=vm.id)
+            )
+            listening = None
+            if live and self.tickets is not None and vm.id is not None:
+                listening = self.tickets.current_display(vm.id, protocol)
             if listening is not None:
                 address, port = listening
                 console = console.model_copy(update={"address": address, "port": port})
-        return [console]
+            consoles.append(console)
+        return consoles
 
     def get(self, scope: Scope, object_id: str) -> m.GraphicsConsole:
         return one_listed(
@@ -335,28 +459,38 @@ class VmGraphicsConsoleService(ResourceService):
             f"The graphics console with id '{object_id}' does not exist",
         )
 
-    def add(self, scope: Scope, obj: m.GraphicsConsole, options: Options) -> m.GraphicsConsole:
-        """A VM has one display here: a console of the other protocol replaces it (oVirt would
-        keep both), which only a VM that is down can do."""
-        if obj.protocol is None:
-            raise InvalidInput("A graphics console needs a protocol: vnc or spice")
+    def _change(self, scope: Scope, what: str, change: Callable[[m.Vm, Protocols], None]) -> None:
+        """Apply ``change`` to the consoles of a VM that is down, compare-and-swap on its row;
+        displays are devices QEMU cannot plug into a running guest."""
         with self.db.transaction() as conn:
             vm = _require_vm(conn, scope.parent)
             version = repos.vms.version_of(conn, scope.parent)
-            if display_protocol(vm) == obj.protocol:
-                raise Conflict(f"VM {vm.name} already has a {obj.protocol.value} console")
+            protocols = graphics_protocols(vm)
+            change(vm, protocols)
             if vm.status not in (None, VmStatus.DOWN):
-                raise Conflict(
-                    f"Cannot change the console of VM {vm.name} while it is {vm.status.value}"
-                )
-            display = (vm.display or m.Display()).model_copy(
-                update={"type": DisplayType(obj.protocol.value)}
-            )
-            repos.vms.save(
-                conn, vm.model_copy(update={"display": display}), expected_version=version
-            )
+                raise Conflict(f"Cannot {what} of VM {vm.name} while it is {vm.status.value}")
+            repos.vms.save(conn, keep_graphics(vm, protocols), expected_version=version)
+
+    def add(self, scope: Scope, obj: m.GraphicsConsole, options: Options) -> m.GraphicsConsole:
+        protocol = obj.protocol
+        if protocol is None:
+            raise InvalidInput("A graphics console needs a protocol: vnc or spice")
+
+        def append(vm: m.Vm, protocols: Protocols) -> None:
+            if protocol in protocols:
+                raise Conflict(f"VM {vm.name} already has a {protocol.value} console")
+            protocols.append(protocol)
+
+        self._change(scope, f"add a {protocol.value} console", append)
         return m.GraphicsConsole(
-            id=console_id(obj.protocol), protocol=obj.protocol, vm=m.Vm(id=scope.parent)
+            id=console_id(protocol), protocol=protocol, vm=m.Vm(id=scope.parent)
+        )
+
+    def remove(self, scope: Scope, object_id: str, options: Options) -> None:
+        protocol = self.get(scope, object_id).protocol
+        assert protocol is not None
+        self._change(
+            scope, f"remove the {protocol.value} console", lambda _, ps: ps.remove(protocol)
         )
 
     def ticket(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
-from virtfleet.common.apimodel.enums import SerialNumberPolicy, VmStatus
+from virtfleet.common.apimodel.enums import DisplayType, SerialNumberPolicy, VmStatus
 from virtfleet.common.clock import Clock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands.runner import CommandRunner
@@ -24,13 +24,14 @@ from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.identity import ADMIN_NAME, ADMIN_USER
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
 from virtfleet.engine.monitoring.hostmonitor import HostMonitor
+from virtfleet.engine.persistence import nextruns, tables
 from virtfleet.engine.persistence import repositories as repos
-from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services import oscatalog
 from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.consoles import Consoles
 from virtfleet.engine.services.disks import DiskAttachmentService
+from virtfleet.engine.services.merge import merge_update
 from virtfleet.engine.services.permissions import grant_vm_manager, revoke_vm_permissions
 from virtfleet.engine.services.refs import (
     new_id,
@@ -45,6 +46,7 @@ from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
 from virtfleet.engine.services.vm_devices import (
     copy_template_nics,
 )
+from virtfleet.engine.services.vm_hardware import validate_hardware
 
 _V = tables.vms
 MAX_MEMORY = 4 * 1024**4
@@ -138,6 +140,7 @@ def validate_config(vm: m.Vm) -> None:
     policy = vm.memory_policy
     if policy is not None and policy.guaranteed is not None and policy.guaranteed > vm.memory:
         raise InvalidInput("The guaranteed memory cannot exceed the VM's memory")
+    validate_hardware(vm)
     serial = vm.serial_number
     if (
         serial is not None
@@ -189,6 +192,22 @@ def removable_check(vm: m.Vm, *, forced: bool) -> None:
             raise Conflict(f"Cannot remove VM. VM {vm.name} is delete protected.")
         return
     raise Conflict(f"Cannot remove VM. VM {vm.name} is {status.value.replace('_', ' ')}.")
+
+
+def restart_changes(current: m.Vm, wanted: m.Vm) -> dict[str, Any]:
+    """The fields (as JSON, None when cleared) ``wanted`` changes that a running guest takes
+    only at its next start."""
+    before = current.model_dump(mode="json", exclude_none=True)
+    after = wanted.model_dump(mode="json", exclude_none=True)
+    return {
+        key: after.get(key)
+        for key in set(before) | set(after)
+        if before.get(key) != after.get(key) and key not in LIVE_UPDATABLE | set(SERVER_OWNED)
+    }
+
+
+def display_type(vm: m.Vm) -> DisplayType | None:
+    return vm.display.type if vm.display is not None else None
 
 
 def conflict_text(prefix: str, vm: m.Vm) -> str:
@@ -300,26 +319,72 @@ class VmService(DocumentService[m.Vm]):
     # --- update ----------------------------------------------------------------------------------
 
     def prepare_update(self, conn: Connection, scope: Scope, current: m.Vm, updated: m.Vm) -> m.Vm:
-        name = require_name(updated, "VM")
-        owned = {field: getattr(current, field) for field in SERVER_OWNED}
-        updated = updated.model_copy(update={**owned, **{f: None for f in INLINE}, "name": name})
+        updated = self._configured(conn, current, updated)
         if current.status != VmStatus.DOWN:
-            before = current.model_dump(mode="json", exclude_none=True)
-            after = updated.model_dump(mode="json", exclude_none=True)
-            changed = sorted(
-                key
-                for key in set(before) | set(after)
-                if before.get(key) != after.get(key) and key not in LIVE_UPDATABLE
-            )
+            changed = sorted(restart_changes(current, updated))
             if changed:
                 raise Conflict(
                     f"Cannot edit VM. VM {current.name} is {(current.status or 'down')}: "
-                    f"{', '.join(changed)} can only change while it is down."
+                    f"{', '.join(changed)} can only change while it is down, or for its next "
+                    "run (next_run=true)."
                 )
+        return updated
+
+    def _configured(self, conn: Connection, current: m.Vm, updated: m.Vm) -> m.Vm:
+        """``updated`` with what the engine owns kept from ``current``, checked."""
+        name = require_name(updated, "VM")
+        owned = {field: getattr(current, field) for field in SERVER_OWNED}
+        updated = updated.model_copy(update={**owned, **{f: None for f in INLINE}, "name": name})
+        if display_type(updated) == display_type(current):
+            # the consoles (``/graphicsconsoles``) stay; a new display type replaces them
+            updated = updated.model_copy(update={"graphics_consoles": current.graphics_consoles})
         validate_config(updated)
         if name != current.name and repos.vms.find_by_name(conn, name) is not None:
             raise Conflict(f"Cannot edit VM. The VM name '{name}' is already in use.")
         return updated
+
+    def update_with_options(
+        self, scope: Scope, object_id: str, changes: m.Vm, options: Options
+    ) -> m.Vm:
+        """``next_run=true`` on a VM that runs: what can change now changes, the rest is kept
+        as its next-run configuration, which it takes when it next goes down (as oVirt)."""
+        if not options.flag("next_run"):
+            return self.update(scope, object_id, changes)
+        self.refuse_immutable(object_id, changes)
+        with self.db.transaction() as conn:
+            current = self.get_in_scope(conn, scope, object_id)
+            if current.status in (None, VmStatus.DOWN):
+                return self.decorate(conn, self._update_now(conn, current, changes))
+            version = self.repo.version_of(conn, object_id)
+            planned = nextruns.with_pending(current, nextruns.pending(conn, object_id))
+            wanted = self._configured(conn, current, merge_update(planned, changes))
+            later = restart_changes(current, wanted)
+            live = {field: getattr(wanted, field) for field in LIVE_UPDATABLE}
+            now = current.model_copy(update={**live, "next_run_configuration_exists": bool(later)})
+            self.repo.save(conn, now, expected_version=version)
+            nextruns.keep(conn, object_id, later)
+            return self.decorate(conn, now)
+
+    def _update_now(self, conn: Connection, current: m.Vm, changes: m.Vm) -> m.Vm:
+        assert current.id is not None
+        version = self.repo.version_of(conn, current.id)
+        prepared = self.prepare_update(conn, Scope(), current, merge_update(current, changes))
+        self.repo.save(conn, prepared, expected_version=version)
+        return prepared
+
+    def get_with_options(self, scope: Scope, object_id: str, options: Options) -> m.Vm:
+        """``next_run=true``: the VM as it will be on its next run."""
+        if not options.flag("next_run"):
+            return self.get(scope, object_id)
+        with self.db.read() as conn:
+            vm = self.get_in_scope(conn, scope, object_id)
+            return self.decorate(conn, nextruns.with_pending(vm, nextruns.pending(conn, object_id)))
+
+    def decorate(self, conn: Connection, obj: m.Vm) -> m.Vm:
+        """The consoles the VM keeps are served under ``/graphicsconsoles``, not inline."""
+        if obj.graphics_consoles is None:
+            return obj
+        return obj.model_copy(update={"graphics_consoles": None})
 
     # --- remove ----------------------------------------------------------------------------------
 

@@ -23,18 +23,21 @@ class CpuTopology:
 
 @dataclass(frozen=True)
 class Cpu(XmlElement):
-    """``<cpu>``: the topology, and the cluster's exact model when the VM names one."""
+    """``<cpu>``: the topology, and the cluster's exact model when the VM names one; a VM's own
+    model (``custom_model``) replaces the cluster's, without its feature list."""
 
     topology: CpuTopology
     cluster_type: ClusterCpuType | None = None
+    custom_model: str | None = None
 
     def element(self) -> ET.Element:
         cpu = ET.Element("cpu")
-        if self.cluster_type is not None:
+        model = self.custom_model or (self.cluster_type.model if self.cluster_type else None)
+        if model is not None:
             cpu.set("mode", "custom")
             cpu.set("match", "exact")
             cpu.set("check", "partial")
-            cpu.append(text_element("model", self.cluster_type.model, fallback="forbid"))
+            cpu.append(text_element("model", model, fallback="forbid"))
         ET.SubElement(
             cpu,
             "topology",
@@ -42,7 +45,7 @@ class Cpu(XmlElement):
             cores=str(self.topology.cores),
             threads=str(self.topology.threads),
         )
-        if self.cluster_type is not None:
+        if self.cluster_type is not None and self.custom_model is None:
             for feature in self.cluster_type.features:
                 policy = "require" if feature.startswith("+") else "disable"
                 ET.SubElement(cpu, "feature", policy=policy, name=feature[1:])

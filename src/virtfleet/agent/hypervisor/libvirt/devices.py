@@ -22,10 +22,13 @@ class Disk(XmlElement):
     bus: str
     target: str
     readonly: bool = False
+    iothread: int | None = None
 
     def element(self) -> ET.Element:
         disk = ET.Element("disk", type="file", device="disk")
-        ET.SubElement(disk, "driver", name="qemu", type=self.format, cache="none")
+        driver = ET.SubElement(disk, "driver", name="qemu", type=self.format, cache="none")
+        if self.iothread is not None:
+            driver.set("iothread", str(self.iothread))
         ET.SubElement(disk, "source", file=self.path)
         ET.SubElement(disk, "target", dev=self.target, bus=self.bus)
         if self.readonly:
@@ -153,11 +156,15 @@ class Watchdog(XmlElement):
 
 @dataclass(frozen=True)
 class MemBalloon(XmlElement):
-    """The virtio balloon; its statistics feed the guest memory figures."""
+    """The virtio balloon; its statistics feed the guest memory figures. Disabled, it is
+    ``model='none'``: libvirt would otherwise add one of its own."""
 
     stats_period_s: int = 5
+    enabled: bool = True
 
     def element(self) -> ET.Element:
+        if not self.enabled:
+            return ET.Element("memballoon", model="none")
         node = ET.Element("memballoon", model="virtio")
         ET.SubElement(node, "stats", period=str(self.stats_period_s))
         return node

@@ -33,7 +33,9 @@ from .devices import (
 from .firmware import OVMF_DIR, uefi_files
 from .guestplatform import Clock, Features, SysInfo, is_windows
 from .osboot import KernelBoot, OsBoot
+from .peripherals import Sound, Tablet, UsbController
 from .runonce import SeedCdrom, VolatileDisk
+from .tuning import CpuTune, IoThreads, VmMetadata
 from .xmlbase import XmlElement, text_element
 
 _KIB = 1024
@@ -44,6 +46,7 @@ _NIC_KINDS = {"bridge", "network", "user"}
 _GRAPHICS = {"vnc": "vga", "spice": "qxl"}
 _WATCHDOG_ACTIONS = {"reset", "shutdown", "poweroff", "pause", "dump", "none", "inject-nmi"}
 _Q35 = "q35"
+_USB_MODELS = {"qemu-xhci", "none"}
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,9 @@ class Domain(XmlElement):
     features: Features = field(default_factory=Features)
     clock: Clock = field(default_factory=Clock)
     sysinfo: SysInfo | None = None
+    metadata: VmMetadata | None = None
+    iothreads: IoThreads | None = None
+    cputune: CpuTune | None = None
     actions: tuple[LifecycleAction, ...] = (
         LifecycleAction("poweroff", "destroy"),
         LifecycleAction("reboot", "restart"),
@@ -97,9 +103,14 @@ class Domain(XmlElement):
         node = ET.Element("domain", type=self.type)
         node.append(text_element("name", self.name))
         node.append(text_element("uuid", self.uuid))
+        if self.metadata is not None:
+            node.append(self.metadata.element())
         node.append(self.memory.element())
         node.append(Memory(self.memory.size_bytes, tag="currentMemory").element())
         node.append(self.vcpu.element())
+        for tuning in (self.iothreads, self.cputune):
+            if tuning is not None:
+                node.append(tuning.element())
         if self.sysinfo is not None:
             node.append(self.sysinfo.element())
         node.append(self.os.element())
@@ -117,21 +128,27 @@ class Domain(XmlElement):
         return ET.tostring(root, encoding="unicode") + "\n"
 
 
-def _disks(specs: list[DiskSpec], *, volatile: bool = False) -> list[XmlElement]:
-    """Disks named in order per name prefix (vda, vdb; sda for scsi and sata alike); on a
-    volatile run each writable one gets a throw-away overlay."""
+def _disks(
+    specs: list[DiskSpec], *, iothreads: int = 0, volatile: bool = False
+) -> list[XmlElement]:
+    """Disks named in order per name prefix (vda, vdb; sda for scsi and sata alike); virtio
+    disks take the I/O threads (numbered from 1) in turn; on a volatile run each writable one
+    gets a throw-away overlay."""
     used: dict[str, int] = {}
     disks: list[XmlElement] = []
+    virtio_disks = 0
     for spec in specs:
-        prefix = _DISK_PREFIX.get(spec.bus)
-        if prefix is None:
-            raise InvalidInput(f"unsupported disk bus {spec.bus!r}")
+        prefix = disk_prefix(spec.bus)
         index = used.get(prefix, 0)
         if index >= 26:
             raise InvalidInput(f"at most 26 disks named {prefix}*")
         used[prefix] = index + 1
         target = prefix + chr(ord("a") + index)
-        disk = Disk(spec.path, spec.format, spec.bus, target, spec.readonly)
+        iothread = None
+        if iothreads and spec.bus == "virtio":
+            iothread = virtio_disks % iothreads + 1
+            virtio_disks += 1
+        disk = Disk(spec.path, spec.format, spec.bus, target, spec.readonly, iothread)
         disks.append(VolatileDisk(disk) if volatile and not spec.readonly else disk)
     if any(spec.bus == "scsi" for spec in specs):
         disks.append(Controller("scsi", "virtio-scsi"))
@@ -148,14 +165,23 @@ def _seed_cdrom(spec: VmSpec, seed_iso: Path) -> SeedCdrom:
     return SeedCdrom(seed_iso, bus, prefix + chr(ord("a") + index))
 
 
+def interface(nic: NicSpec) -> Interface:
+    if nic.kind not in _NIC_KINDS:
+        raise InvalidInput(f"unknown NIC kind {nic.kind!r}")
+    source = "" if nic.kind == "user" else nic.network
+    return Interface(nic.mac, nic.model, nic.kind, source)
+
+
+def disk_prefix(bus: str) -> str:
+    """The guest-side name prefix of a disk on ``bus`` (vd, sd, hd)."""
+    prefix = _DISK_PREFIX.get(bus)
+    if prefix is None:
+        raise InvalidInput(f"unsupported disk bus {bus!r}")
+    return prefix
+
+
 def _interfaces(specs: list[NicSpec]) -> list[XmlElement]:
-    nics: list[XmlElement] = []
-    for nic in specs:
-        if nic.kind not in _NIC_KINDS:
-            raise InvalidInput(f"unknown NIC kind {nic.kind!r}")
-        source = "" if nic.kind == "user" else nic.network
-        nics.append(Interface(nic.mac, nic.model, nic.kind, source))
-    return nics
+    return [interface(nic) for nic in specs]
 
 
 def _graphics(specs: list[GraphicsSpec]) -> list[XmlElement]:
@@ -176,8 +202,22 @@ def _graphics(specs: list[GraphicsSpec]) -> list[XmlElement]:
     return items
 
 
+def _peripherals(spec: VmSpec) -> list[XmlElement]:
+    """The sound card (by chipset) and the USB controller the VM asked for."""
+    items: list[XmlElement] = []
+    if spec.soundcard:
+        items.append(Sound("ich9" if spec.machine.startswith(_Q35) else "ich6"))
+    if spec.usb is not None:
+        if spec.usb not in _USB_MODELS:
+            raise InvalidInput(f"unknown USB controller model {spec.usb!r}")
+        items.append(UsbController(spec.usb))
+        if spec.usb != "none":
+            items.append(Tablet())
+    return items
+
+
 def _devices(spec: VmSpec, domain_type: str, seed_iso: Path | None) -> Devices:
-    items = _disks(spec.disks, volatile=spec.volatile)
+    items = _disks(spec.disks, iothreads=spec.iothreads, volatile=spec.volatile)
     if seed_iso is not None:
         items.append(_seed_cdrom(spec, seed_iso))
     items += _interfaces(spec.nics)
@@ -189,8 +229,11 @@ def _devices(spec: VmSpec, domain_type: str, seed_iso: Path | None) -> Devices:
         if spec.watchdog_action not in _WATCHDOG_ACTIONS:
             raise InvalidInput(f"unknown watchdog action {spec.watchdog_action!r}")
         items.append(Watchdog(spec.watchdog_action))
+    items += _peripherals(spec)
     # The test driver's balloon reports canned figures, not what the simulated VM was given.
-    if spec.memballoon and domain_type != "test":
+    if not spec.memballoon:
+        items.append(MemBalloon(enabled=False))
+    elif domain_type != "test":
         items.append(MemBalloon())
     return Devices(tuple(items))
 
@@ -238,6 +281,9 @@ def build_domain(
         raise InvalidInput(f"unknown boot devices: {', '.join(sorted(unknown))}")
     if spec.memory_bytes < _KIB:
         raise InvalidInput("memory_bytes must be at least 1 KiB")
+    if spec.iothreads < 0 or (spec.cpu_shares is not None and spec.cpu_shares < 0):
+        raise InvalidInput("iothreads and cpu_shares cannot be negative")
+    guaranteed = spec.memory_guaranteed_bytes
     topology = CpuTopology(spec.cpu_sockets, spec.cpu_cores, spec.cpu_threads)
     cluster_type = None if spec.cpu_type is None else cluster_cpu_type(spec.cpu_type)
     windows = is_windows(spec.os_type)
@@ -251,10 +297,13 @@ def build_domain(
         uuid=spec.id,
         memory=Memory(spec.memory_bytes),
         vcpu=Vcpu(topology.vcpus),
-        cpu=Cpu(topology, cluster_type),
+        cpu=Cpu(topology, cluster_type, spec.cpu_model),
         os=_os(spec, arch, ovmf_dir, smbios=sysinfo is not None),
         devices=_devices(spec, domain_type, seed_iso),
         features=Features(smm=spec.secure_boot, hyperv=enlightened),
-        clock=Clock(localtime=windows, hypervclock=enlightened),
+        clock=Clock(localtime=windows, hypervclock=enlightened, offset_s=spec.clock_offset_s),
         sysinfo=sysinfo,
+        metadata=None if guaranteed is None else VmMetadata(guaranteed),
+        iothreads=IoThreads(spec.iothreads) if spec.iothreads else None,
+        cputune=CpuTune(spec.cpu_shares) if spec.cpu_shares else None,
     )

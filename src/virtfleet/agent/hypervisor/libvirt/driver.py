@@ -29,23 +29,25 @@ from virtfleet.common.cputypes import CLUSTER_CPU_TYPES, cluster_cpu_type
 from virtfleet.common.errors import AgentError, Conflict, InvalidInput, NotFound
 from virtfleet.common.protocol import (
     PROTOCOL_VERSION,
+    DiskSpec,
     DisplayEndpoint,
     DisplayTicket,
     HostCapabilities,
     HostStats,
     Hypervisor,
+    NicSpec,
     VmRunState,
     VmSpec,
     VmState,
     VmStats,
 )
 
-from . import consoles
+from . import consoles, hotplug
 from .connection import libvirt_errors
 from .domainxml import build_domain
 from .firmware import check_installed, uefi_files
 from .hostcheck import GuestSupport, can_run, guest_support
-from .nicfallback import host_bridges, with_local_networks
+from .nicfallback import host_bridges, local_nic, with_local_networks
 from .reconnect import ReconnectingConnection, VmStateTracker
 from .states import domain_run_state, event_run_state
 from .stats import (
@@ -122,6 +124,11 @@ class LibvirtDriver(HypervisorDriver):
         self._host_cpu = HostCpuSampler()
         self._vm_cpu = DomainCpuSampler(clock)
         self._simulated_displays = consoles.SimulatedDisplays()
+        self._devices: hotplug.Devices = (
+            hotplug.SimulatedDevices(self._connection)
+            if is_test_uri(uri)
+            else hotplug.LiveDevices()
+        )
 
     @property
     def uri(self) -> str:
@@ -451,6 +458,30 @@ class LibvirtDriver(HypervisorDriver):
 
     def display_endpoint(self, vm_id: str, protocol: str) -> DisplayEndpoint:
         return consoles.display_endpoint(self._lookup(vm_id), vm_id, protocol)
+
+    # --- hot-plug --------------------------------------------------------------------------
+
+    def plug_nic(self, vm_id: str, nic: NicSpec) -> str:
+        if not is_test_uri(self._uri):
+            nic = local_nic(nic, host_bridges(), vm_id)
+        with self._vm_lock(vm_id), libvirt_errors(f"plugging a vNIC into VM {vm_id}"):
+            return hotplug.plug_nic(self._devices, self._lookup(vm_id), vm_id, nic)
+
+    def unplug_nic(self, vm_id: str, mac: str) -> None:
+        with self._vm_lock(vm_id), libvirt_errors(f"unplugging a vNIC of VM {vm_id}"):
+            hotplug.unplug_nic(self._devices, self._lookup(vm_id), vm_id, mac)
+
+    def plug_disk(self, vm_id: str, disk: DiskSpec) -> str:
+        with self._vm_lock(vm_id), libvirt_errors(f"plugging a disk into VM {vm_id}"):
+            return hotplug.plug_disk(self._devices, self._lookup(vm_id), vm_id, disk)
+
+    def unplug_disk(self, vm_id: str, path: str) -> None:
+        with self._vm_lock(vm_id), libvirt_errors(f"unplugging a disk of VM {vm_id}"):
+            hotplug.unplug_disk(self._devices, self._lookup(vm_id), vm_id, path)
+
+    def definition_xml(self, vm_id: str) -> str:
+        """The VM's persistent definition (where a simulated host's hot-plugs go)."""
+        return str(self._lookup(vm_id).XMLDesc(libvirt.VIR_DOMAIN_XML_INACTIVE))
 
     def open_serial_console(self, vm_id: str, on_output: ConsoleOutput) -> SerialConsole:
         dom = self._lookup(vm_id)

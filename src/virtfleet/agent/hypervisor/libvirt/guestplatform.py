@@ -51,13 +51,20 @@ class Features(XmlElement):
 
 @dataclass(frozen=True)
 class Clock(XmlElement):
-    """UTC for most guests; Windows keeps local time in its RTC and reads the Hyper-V clock."""
+    """UTC for most guests; Windows keeps local time in its RTC and reads the Hyper-V clock.
+    A VM with a time zone gets its RTC that many seconds off UTC (``offset='variable'``)."""
 
     localtime: bool = False
     hypervclock: bool = False
+    offset_s: int | None = None
 
     def element(self) -> ET.Element:
-        node = ET.Element("clock", offset="localtime" if self.localtime else "utc")
+        if self.offset_s is not None:
+            node = ET.Element(
+                "clock", offset="variable", adjustment=str(self.offset_s), basis="utc"
+            )
+        else:
+            node = ET.Element("clock", offset="localtime" if self.localtime else "utc")
         ET.SubElement(node, "timer", name="rtc", tickpolicy="catchup")
         ET.SubElement(node, "timer", name="pit", tickpolicy="delay")
         ET.SubElement(node, "timer", name="hpet", present="no")

@@ -23,19 +23,22 @@ def host_bridges(sys_class_net: Path = SYS_CLASS_NET) -> set[str]:
     return {link.name for link in links if (link / "bridge").is_dir()}
 
 
+def local_nic(nic: NicSpec, bridges: Collection[str], vm_id: str) -> NicSpec:
+    """``nic``, or a user-mode vNIC when its bridge is missing here."""
+    if nic.kind != "bridge" or nic.network in bridges:
+        return nic
+    log.warning(
+        "no bridge %r on this host: vNIC %s of VM %s uses user-mode networking",
+        nic.network,
+        nic.mac,
+        vm_id,
+    )
+    return nic.model_copy(update={"kind": "user", "network": ""})
+
+
 def with_local_networks(spec: VmSpec, bridges: Collection[str]) -> VmSpec:
     """``spec`` with every vNIC whose bridge is missing here turned into a user-mode vNIC."""
-    nics: list[NicSpec] = []
-    for nic in spec.nics:
-        if nic.kind == "bridge" and nic.network not in bridges:
-            log.warning(
-                "no bridge %r on this host: vNIC %s of VM %s uses user-mode networking",
-                nic.network,
-                nic.mac,
-                spec.id,
-            )
-            nic = nic.model_copy(update={"kind": "user", "network": ""})
-        nics.append(nic)
+    nics = [local_nic(nic, bridges, spec.id) for nic in spec.nics]
     if nics == list(spec.nics):
         return spec
     return spec.model_copy(update={"nics": nics})
