@@ -144,7 +144,7 @@ def _wait_healthy(engine: LiveEngine, timeout: float = 120.0) -> None:
 
 def write_engine_config(data_dir: Path, port: int, **settings: float | str) -> Path:
     """A TOML config for ``virtfleet engine`` with its data (SQLite, PKI) under ``data_dir``."""
-    lines = ["[engine]", f'data_dir = "{data_dir / "engine"}"', f"port = {port}"]
+    lines = [f'data_dir = "{data_dir / "engine"}"', f"port = {port}"]
     lines += [f"{key} = {json.dumps(value)}" for key, value in settings.items()]
     path = data_dir / "engine.toml"
     path.write_text("\n".join(lines) + "\n")

@@ -26,6 +26,7 @@ from virtfleet.engine.monitoring.connections import HostConnections
 from virtfleet.engine.monitoring.hostmonitor import HostMonitor
 from virtfleet.engine.persistence.database import Database, sqlite_url
 from virtfleet.engine.persistence.tables import commands, jobs, locks
+from virtfleet.engine.scheduler.scheduler import Scheduler
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ def env(database: Database, eventlog: EventLog, tmp_path: Path) -> CommandEnv:
         writer=BatchWriter(database),
         sink=RecordingSink(),
     )
-    return CommandEnv(config, connections, monitor, NoInlineDisks())
+    return CommandEnv(config, connections, monitor, NoInlineDisks(), Scheduler())
 
 
 @pytest.fixture

@@ -84,6 +84,21 @@ class AgentError(VirtfleetError):
     close_code = 4502
 
 
+class Busy(VirtfleetError):
+    """The engine has as much work queued as it takes; the client should retry later.
+
+    Only the REST API sends it (with Retry-After); it does not travel on the other wires, and a
+    client reading a 503 back finds HostUnreachable, the class that owns that code.
+    """
+
+    reason = "Service Unavailable"
+    http_status = 503
+
+    def __init__(self, detail: str, *, retry_after_s: int = 1) -> None:
+        super().__init__(detail)
+        self.retry_after_s = retry_after_s
+
+
 class HostUnreachable(VirtfleetError):
     """An agent did not answer or the connection to it broke."""
 

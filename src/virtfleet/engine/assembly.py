@@ -29,6 +29,7 @@ from virtfleet.engine.monitoring.storagemonitor import StorageMonitor
 from virtfleet.engine.monitoring.vmstate import VmStateTracker
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.scheduler.scheduler import Scheduler
 from virtfleet.engine.services.activity import EventService, JobService, JobStepService
 from virtfleet.engine.services.auth import AuthService
 from virtfleet.engine.services.base import ResourceService
@@ -41,6 +42,8 @@ from virtfleet.engine.services.hosts import HostNicService, HostService, HostSta
 from virtfleet.engine.services.hotplug import Hotplug
 from virtfleet.engine.services.networks import NetworkService, VnicProfileService
 from virtfleet.engine.services.permissions import VmPermissionService
+from virtfleet.engine.services.placement import reported_usage
+from virtfleet.engine.services.scheduling import scheduling_services
 from virtfleet.engine.services.storage_domains import (
     AttachedStorageDomainService,
     StorageDomainDiskService,
@@ -90,6 +93,7 @@ class Engine:
     storage_monitor: StorageMonitor
     loop: EngineLoop
     consoles: Consoles
+    scheduler: Scheduler
     services: Mapping[str, ResourceService]
 
     @property
@@ -146,6 +150,7 @@ def build_engine(
             *vm_command_definitions(),
             *hotplug_command_definitions(),
         ),
+        max_live=config.max_live_commands,
     )
     batch_writer = BatchWriter(database)
     vm_states = VmStateTracker(batch_writer, clock, eventlog)
@@ -166,6 +171,7 @@ def build_engine(
         batch_writer,
         interval_s=config.storage_monitor_interval_s,
     )
+    scheduler = Scheduler(reported_usage(monitor))
     loop = EngineLoop()
     consoles = Consoles(database, clock, connections, loop)
     disks = DiskService(database, runner)
@@ -175,6 +181,7 @@ def build_engine(
         connections=connections,
         monitor=monitor,
         inline_disks=InlineVmDisks(vm_disk_attachments),
+        scheduler=scheduler,
     )
     services: dict[str, ResourceService] = {
         "data_centers": DataCenterService(database),
@@ -207,7 +214,7 @@ def build_engine(
             clock,
             eventlog,
             runner,
-            monitor=monitor,
+            scheduler=scheduler,
             disk_attachments=vm_disk_attachments,
             consoles=consoles,
         ),
@@ -218,6 +225,7 @@ def build_engine(
         "vm_graphics_consoles": VmGraphicsConsoleService(database, consoles),
         "vm_tags": VmTagService(database),
         "vm_permissions": VmPermissionService(database),
+        **scheduling_services(),
     }
     return Engine(
         config=config,
@@ -234,5 +242,6 @@ def build_engine(
         storage_monitor=storage_monitor,
         loop=loop,
         consoles=consoles,
+        scheduler=scheduler,
         services=services,
     )

@@ -64,6 +64,9 @@ class EngineConfig(BaseModel):
     storage_monitor_interval_s: float = Field(
         30.0, gt=0, description="Seconds between looks of the hosts at their storage domains"
     )
+    max_live_commands: int = Field(
+        2000, ge=1, description="Unfinished commands the engine takes before new ones get a 503"
+    )
     log_level: LogLevel = Field("INFO", description="DEBUG, INFO, WARNING or ERROR")
 
     @field_validator("database_url")

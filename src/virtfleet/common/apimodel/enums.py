@@ -385,6 +385,14 @@ class VmAffinity(StrEnum):
     PINNED = "pinned"
 
 
+class PolicyUnitType(StrEnum):
+    """What a scheduling policy unit does."""
+
+    FILTER = "filter"
+    WEIGHT = "weight"
+    LOAD_BALANCING = "load_balancing"
+
+
 class InheritableBoolean(StrEnum):
     """A boolean that may defer to the cluster's setting."""
 

@@ -43,6 +43,7 @@ from virtfleet.common.apimodel.enums import (
     NetworkStatus,
     NetworkUsage,
     NicStatus,
+    PolicyUnitType,
     QuotaModeType,
     StorageFormat,
     SwitchType,
@@ -84,12 +85,65 @@ class DataCenter(ApiObject):
     mac_pool: MacPool | None = None
 
 
+class Property(ApiStruct):
+    """A named setting of a scheduling policy or policy unit (``HighUtilization`` = ``80``)."""
+
+    xml_tag: ClassVar[str] = "property"
+
+    name: str | None = None
+    value: str | None = None
+
+
 class SchedulingPolicy(ApiObject):
+    """One of the engine's placement policies; a cluster names the one it follows."""
+
     xml_tag: ClassVar[str] = "scheduling_policy"
     xml_collection: ClassVar[str] = "scheduling_policies"
 
     default_policy: bool | None = None
     locked: bool | None = None
+    properties: list[Property] | None = None
+
+
+class SchedulingPolicyUnit(ApiObject):
+    """A filter, weight or load-balancing unit that policies are built from."""
+
+    xml_tag: ClassVar[str] = "scheduling_policy_unit"
+    xml_collection: ClassVar[str] = "scheduling_policy_units"
+
+    type: PolicyUnitType | None = None
+    internal: bool | None = None
+    enabled: bool | None = None
+    properties: list[Property] | None = None
+
+
+class Filter(ApiObject):
+    """A policy's use of a filter unit, at a position (-1 first, 1 last, 0 anywhere)."""
+
+    xml_tag: ClassVar[str] = "filter"
+    xml_collection: ClassVar[str] = "filters"
+
+    position: int | None = None
+    scheduling_policy_unit: SchedulingPolicyUnit | None = None
+
+
+class Weight(ApiObject):
+    """A policy's use of a weight unit with its factor."""
+
+    xml_tag: ClassVar[str] = "weight"
+    xml_collection: ClassVar[str] = "weights"
+
+    factor: int | None = None
+    scheduling_policy_unit: SchedulingPolicyUnit | None = None
+
+
+class Balance(ApiObject):
+    """A policy's load-balancing unit."""
+
+    xml_tag: ClassVar[str] = "balance"
+    xml_collection: ClassVar[str] = "balances"
+
+    scheduling_policy_unit: SchedulingPolicyUnit | None = None
 
 
 class Ip(ApiStruct):

@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from virtfleet.common.apimodel import Fault
-from virtfleet.common.errors import VirtfleetError
+from virtfleet.common.errors import Busy, VirtfleetError
 from virtfleet.engine.api.negotiation import object_response
 
 log = logging.getLogger(__name__)
@@ -32,7 +32,10 @@ def fault_response(request: Request, status: int, reason: str, detail: str) -> R
 
 async def domain_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, VirtfleetError)
-    return fault_response(request, exc.http_status, exc.reason, exc.detail)
+    response = fault_response(request, exc.http_status, exc.reason, exc.detail)
+    if isinstance(exc, Busy):
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+    return response
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -171,6 +171,17 @@ TABLE: tuple[Resource, ...] = (
         children=(Resource("steps", m.Step, "job_steps", READ),),
     ),
     Resource("users", m.User, "users", READ),
+    Resource(
+        "schedulingpolicies",
+        m.SchedulingPolicy,
+        "scheduling_policies",
+        children=(
+            Resource("filters", m.Filter, "scheduling_policy_filters"),
+            Resource("weights", m.Weight, "scheduling_policy_weights"),
+            Resource("balances", m.Balance, "scheduling_policy_balances"),
+        ),
+    ),
+    Resource("schedulingpolicyunits", m.SchedulingPolicyUnit, "scheduling_policy_units"),
     Resource("tags", m.Tag, "tags"),
 )
 

@@ -9,6 +9,7 @@ from virtfleet.common import apimodel as m
 from virtfleet.engine.config import EngineConfig
 from virtfleet.engine.monitoring.connections import HostConnections
 from virtfleet.engine.monitoring.hostmonitor import HostMonitor
+from virtfleet.engine.scheduler.scheduler import Scheduler
 
 
 class InlineDisks(Protocol):
@@ -25,3 +26,4 @@ class CommandEnv:
     connections: HostConnections
     monitor: HostMonitor
     inline_disks: InlineDisks
+    scheduler: Scheduler

@@ -2,7 +2,13 @@
 
 Every state change is written before the runner moves on: a command row (state, next step,
 step outputs), its job and step rows, and the locks on the objects it works on. After a crash
-the rows say exactly where each command stood, so ``start`` can carry on from there.
+the rows say exactly where each command stood, so ``start`` can carry on from there. Those
+bookkeeping writes of all commands go through one batch writer: each command still awaits its
+own, but a thousand commands moving a step at once share a few transactions.
+
+The runner takes at most ``max_live`` unfinished commands: past that, ``submit`` refuses with
+``Busy`` (a 503 with Retry-After), so a client starting VMs faster than hosts boot them is
+slowed down instead of filling the engine's memory with waiting commands.
 
 As in oVirt, a step's row appears when the step starts (numbered from 0 in definition order)
 and is finished, failed or aborted when it ends; a re-run after a restart reuses the row.
@@ -27,7 +33,7 @@ from sqlalchemy import Connection
 from virtfleet.common.apimodel.enums import JobStatus, LogSeverity, StepStatus
 from virtfleet.common.apimodel.system import Job
 from virtfleet.common.clock import Clock
-from virtfleet.common.errors import Conflict, InvalidInput
+from virtfleet.common.errors import Busy, Conflict, InvalidInput
 from virtfleet.engine.commands import store
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
@@ -35,6 +41,7 @@ from virtfleet.engine.commands.env import CommandEnv
 from virtfleet.engine.commands.revert import Reverter, describe_error
 from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.transaction import run_in_transaction
+from virtfleet.engine.monitoring.batchwriter import BatchWriter
 from virtfleet.engine.persistence.database import Database
 
 log = logging.getLogger(__name__)
@@ -47,6 +54,9 @@ _INTERRUPTED = "Interrupted by an engine restart"
 # How long a submission waits for locks held by commands that are finishing.
 LOCK_WAIT_S = 3.0
 LOCK_RETRY_S = 0.05
+# Unfinished commands the runner takes before it refuses new ones, and the wait it suggests.
+MAX_LIVE = 2000
+RETRY_AFTER_S = 2
 
 
 class CommandRunner:
@@ -58,8 +68,13 @@ class CommandRunner:
         clock: Clock,
         eventlog: EventLog,
         definitions: Iterable[CommandDefinition] = (),
+        *,
+        max_live: int = MAX_LIVE,
     ) -> None:
         self.database = database
+        self.max_live = max_live
+        self._bookkeeping = BatchWriter(database, name="commands")
+        self._live: set[str] = set()
         self.clock = clock
         self.eventlog = eventlog
         self.env: CommandEnv | None = None
@@ -103,6 +118,7 @@ class CommandRunner:
         if self._stopping:
             raise Conflict("The engine is shutting down; try again when it is back")
         command_id, job_id = str(uuid.uuid4()), str(uuid.uuid4())
+        self._admit(command_id)
 
         def create() -> None:
             with self.database.transaction() as conn:
@@ -120,7 +136,11 @@ class CommandRunner:
                     precheck=precheck,
                 )
 
-        self.when_unlocked(create)
+        try:
+            self.when_unlocked(create)
+        except BaseException:
+            self._leave(command_id)
+            raise
         with self._state_lock:
             loop = self._loop
             if loop is None:
@@ -133,6 +153,26 @@ class CommandRunner:
             log.warning("command queued for the next start command=%s", command_id)
         log.info("command submitted kind=%s command=%s job=%s", kind, command_id, job_id)
         return job_id
+
+    def _admit(self, command_id: str) -> None:
+        with self._state_lock:
+            if len(self._live) >= self.max_live:
+                raise Busy(
+                    f"The engine is busy with {len(self._live)} unfinished operations; "
+                    f"try again in {RETRY_AFTER_S} seconds",
+                    retry_after_s=RETRY_AFTER_S,
+                )
+            self._live.add(command_id)
+
+    def _leave(self, command_id: str) -> None:
+        with self._state_lock:
+            self._live.discard(command_id)
+
+    @property
+    def live(self) -> int:
+        """Unfinished commands counted against ``max_live``."""
+        with self._state_lock:
+            return len(self._live)
 
     def when_unlocked(self, attempt: Callable[[], R]) -> R:
         """Run ``attempt`` (a transaction that raises ``store.Locked`` while a live command holds
@@ -163,6 +203,7 @@ class CommandRunner:
     async def start(self) -> None:
         """Take over the running loop, then resume or roll back what a previous run left."""
         loop = asyncio.get_running_loop()
+        await self._bookkeeping.start()
         records, released = await self._db(_recover_rows)
         if released:
             log.info("released locks of finished commands count=%d", released)
@@ -184,6 +225,7 @@ class CommandRunner:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._bookkeeping.stop()
 
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Block until the job leaves status ``started``; TimeoutError after ``timeout`` s."""
@@ -223,6 +265,8 @@ class CommandRunner:
     def _launch(self, command_id: str, recovering: bool) -> None:
         if command_id in self._tasks or self._stopping:
             return
+        with self._state_lock:
+            self._live.add(command_id)  # recovered commands count too
         task = asyncio.get_running_loop().create_task(
             self._run(command_id, recovering), name=f"command-{command_id}"
         )
@@ -231,6 +275,8 @@ class CommandRunner:
 
     def _task_done(self, command_id: str, task: asyncio.Task[None]) -> None:
         self._tasks.pop(command_id, None)
+        if not task.cancelled():
+            self._leave(command_id)  # a cancelled one is carried on by the next start
         if not task.cancelled() and task.exception() is not None:
             log.error(
                 "command bookkeeping failed; it resumes on the next start command=%s",
@@ -282,7 +328,7 @@ class CommandRunner:
         self, ctx: CommandContext, definition: CommandDefinition, first: int
     ) -> None:
         steps = definition.steps
-        await self._db(
+        await self._book(
             partial(_start_step, ctx=ctx, steps=steps, number=first, now=self.clock.now())
         )
         for number in range(first, len(steps)):
@@ -294,7 +340,7 @@ class CommandRunner:
                 await self._fail(ctx, definition, number, exc)
                 return
             # one transaction ends this step and starts the next: half the bookkeeping writes
-            await self._db(
+            await self._book(
                 partial(
                     _complete_step,
                     ctx=ctx,
@@ -317,7 +363,7 @@ class CommandRunner:
             error,
             exc_info=exc,
         )
-        await self._db(
+        await self._book(
             partial(_mark_failing, ctx=ctx, number=number, error=error, now=self.clock.now())
         )
         await self._unwind(ctx, definition, number, store.FAILED, error)
@@ -355,7 +401,7 @@ class CommandRunner:
         state: str,
         error: str | None,
     ) -> None:
-        await self._db(
+        await self._book(
             partial(
                 self._end_rows,
                 ctx=ctx,
@@ -438,6 +484,10 @@ class CommandRunner:
 
     async def _db(self, fn: Callable[[Connection], R]) -> R:
         return await run_in_transaction(self.database, fn)
+
+    async def _book(self, fn: Callable[[Connection], R]) -> R:
+        """A bookkeeping write, batched with other commands' (awaited all the same)."""
+        return await self._bookkeeping.run(fn)
 
 
 def _recover_rows(conn: Connection) -> tuple[list[store.CommandRecord], int]:

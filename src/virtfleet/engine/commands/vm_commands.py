@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable, Collection, Mapping
-from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -28,12 +27,9 @@ from virtfleet.engine.commands.vmspec import build_spec
 from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.core.identity import ADMIN_USER
 from virtfleet.engine.core.transitions import host_name, host_of, move_vm
-from virtfleet.engine.monitoring.hostmonitor import HostMonitor
-from virtfleet.engine.monitoring.hoststate import free_memory_of
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
-from virtfleet.engine.scheduler.filters import HostCandidate
-from virtfleet.engine.scheduler.placement import FreeMemoryLookup, place_vm
+from virtfleet.engine.scheduler.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +56,10 @@ def _name(data: Mapping[str, Any]) -> str:
 
 
 def _schedule_vm(
-    conn: Connection, vm_id: str, monitor: HostMonitor | None = None
+    conn: Connection, vm_id: str, scheduler: Scheduler, params: Mapping[str, Any]
 ) -> dict[str, Any]:
-    """Choose the host and swap the VM from down (or suspended) to launching on it."""
+    """Take the host the start was accepted with (re-validated), and swap the VM from down
+    (or suspended) to launching on it."""
     vm = repos.vms.get(conn, vm_id)
     version = repos.vms.version_of(conn, vm_id)
     if vm.status in (VmStatus.WAIT_FOR_LAUNCH, VmStatus.RESTORING_STATE) and host_of(vm):
@@ -78,7 +75,7 @@ def _schedule_vm(
             )
         launching = VmStatus.RESTORING_STATE
     elif vm.status == VmStatus.DOWN:
-        host_id = best_host(conn, vm, monitor).id
+        host_id = _confirmed_host(conn, vm, scheduler, params)
         launching = VmStatus.WAIT_FOR_LAUNCH
     else:
         raise Conflict(f"Cannot run VM. VM {vm.name} is {vm.status or 'unknown'}.")
@@ -91,25 +88,31 @@ def _schedule_vm(
     return {"host_id": host_id, "previous": vm.status.value, "vm_name": vm.name}
 
 
+def _confirmed_host(
+    conn: Connection, vm: m.Vm, scheduler: Scheduler, params: Mapping[str, Any]
+) -> str:
+    """The host the API chose, if it still fits (a cheap re-check of that host alone); else a
+    new placement, unless the client asked for that host (run once), which fails the start."""
+    chosen = params.get("host_id")
+    if chosen:
+        why = scheduler.confirm(conn, vm, str(chosen))
+        if why is None:
+            return str(chosen)
+        if params.get("host_required"):
+            raise Conflict(f"Cannot run VM {vm.name} on the host it was started on: {why}")
+    return scheduler.place(conn, vm).host_id
+
+
 async def _schedule(ctx: CommandContext) -> None:
     vm_id = _vm_id(ctx)
-    ctx.data.update(await ctx.db(lambda conn: _schedule_vm(conn, vm_id, ctx.env.monitor)))
-
-
-def best_host(conn: Connection, vm: m.Vm, monitor: HostMonitor | None) -> HostCandidate:
-    """The host of the VM's cluster that placement chooses now; Conflict naming why when none
-    can take it. The start command decides with it, and the API checks with it before it
-    accepts a start (as oVirt validates a run first)."""
-    assert vm.cluster is not None and vm.cluster.id is not None
-    cluster = repos.clusters.get(conn, vm.cluster.id)
-    return place_vm(conn, vm, cluster, _free_memory_lookup(conn, monitor))
-
-
-def _free_memory_lookup(conn: Connection, monitor: HostMonitor | None) -> FreeMemoryLookup:
-    """Free memory from the host monitor's latest reports when it runs, else the database."""
-    if monitor is None:
-        return partial(free_memory_of, conn)
-    return partial(monitor.free_memory, conn)
+    scheduler = ctx.env.scheduler
+    try:
+        ctx.data.update(await ctx.db(lambda conn: _schedule_vm(conn, vm_id, scheduler, ctx.params)))
+    except BaseException:
+        scheduler.release(vm_id)
+        raise
+    # committed: the VM's row now holds its memory on the host, the charge joins the base
+    scheduler.settle(vm_id)
 
 
 async def _unschedule(ctx: CommandContext) -> None:
@@ -125,6 +128,7 @@ async def _unschedule(ctx: CommandContext) -> None:
         return {"status": VmStatus.DOWN, "host": None}
 
     await ctx.db(lambda conn: move_vm(conn, vm_id, back))
+    ctx.env.scheduler.release(vm_id)
 
 
 async def _launch(ctx: CommandContext) -> None:

@@ -47,8 +47,11 @@ class _Pending:
 class BatchWriter:
     """Queues units of work and applies each waiting batch in one transaction on one thread."""
 
-    def __init__(self, database: Database, *, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self, database: Database, *, max_batch: int = MAX_BATCH, name: str = "monitoring"
+    ) -> None:
         self._database = database
+        self._name = name
         self._max_batch = max_batch
         self._executor: ThreadPoolExecutor | None = None
         self._pending: list[_Pending] = []
@@ -59,7 +62,7 @@ class BatchWriter:
 
     async def start(self) -> None:
         self._stopped = False
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="monitoring-db")
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self._name}-db")
 
     async def stop(self) -> None:
         """Drop what is still queued (monitoring re-reads every host's VMs when it reconnects),
@@ -69,7 +72,7 @@ class BatchWriter:
         for item in dropped:
             item.future.cancel()
         if dropped:
-            log.info("monitoring writes dropped at stop count=%d", len(dropped))
+            log.info("%s writes dropped at stop count=%d", self._name, len(dropped))
         if self._drainer is not None:
             await asyncio.wait([self._drainer])
             self._drainer = None
@@ -80,11 +83,11 @@ class BatchWriter:
     async def run(self, work: Callable[[Connection], R]) -> R:
         """Apply ``work(conn)`` in the next batch and return its result (or raise its error)."""
         if self._stopped or self._executor is None:
-            raise asyncio.CancelledError("monitoring writes are stopped")
+            raise asyncio.CancelledError(f"{self._name} writes are stopped")
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append(_Pending(work, future))
         if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain(), name="monitoring-batch-writer")
+            self._drainer = asyncio.create_task(self._drain(), name=f"{self._name}-batch-writer")
         return await asyncio.shield(future)
 
     async def _drain(self) -> None:
@@ -122,8 +125,9 @@ class BatchWriter:
             if len(works) == 1:
                 return [_Outcome(error=exc)]
             log.warning(
-                "batch of %d monitoring writes failed, applying them one by one: %s",
+                "batch of %d %s writes failed, applying them one by one: %s",
                 len(works),
+                self._name,
                 exc,
             )
             return [self._apply_alone(work) for work in works]
@@ -146,5 +150,5 @@ def _run_unit(work: Work, conn: Connection) -> _Outcome:
     except VirtfleetError as exc:
         return _Outcome(error=exc)
     except Exception as exc:
-        log.exception("monitoring write failed")
+        log.exception("batched write failed")
         return _Outcome(error=exc)

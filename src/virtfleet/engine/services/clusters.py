@@ -13,6 +13,7 @@ from virtfleet.common.errors import Conflict
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.scheduler.policies import policy_for
 from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.cluster_networks import (
     attach_management_network,
@@ -24,7 +25,13 @@ from virtfleet.engine.services.search import catalog
 
 _T = tables.clusters
 
-DEFAULT_SCHEDULING_POLICY = "none"
+
+def scheduling_policy_ref(named: m.SchedulingPolicy | None) -> m.SchedulingPolicy:
+    """The policy a cluster names (by id or name, oVirt's default when none), stored by id; a
+    400 fault for a policy that does not exist. Stored references carry no name, so a name
+    always comes from the client and wins over the id an update merged it with."""
+    policy = policy_for((named.name or named.id) if named is not None else None)
+    return m.SchedulingPolicy(id=policy.id)
 
 
 def cluster_defaults(obj: m.Cluster) -> dict[str, object]:
@@ -73,7 +80,12 @@ class ClusterService(DocumentService[m.Cluster]):
         data_center = resolve_optional(
             conn, repos.data_centers, obj.data_center, field="data_center"
         )
-        return obj.model_copy(update={"data_center": reference(m.DataCenter, data_center)})
+        return obj.model_copy(
+            update={
+                "data_center": reference(m.DataCenter, data_center),
+                "scheduling_policy": scheduling_policy_ref(obj.scheduling_policy),
+            }
+        )
 
     def prepare_new(
         self, conn: Connection, scope: Scope, obj: m.Cluster, options: Options

@@ -18,21 +18,21 @@ from virtfleet.common.clock import Clock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.commands.store import Locked
-from virtfleet.engine.commands.vm_commands import best_host
 from virtfleet.engine.core.derived import vcpu_count
 from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.identity import ADMIN_NAME, ADMIN_USER
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
-from virtfleet.engine.monitoring.hostmonitor import HostMonitor
 from virtfleet.engine.persistence import nextruns, tables
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.scheduler.scheduler import Scheduler
 from virtfleet.engine.services import oscatalog
 from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.consoles import Consoles
 from virtfleet.engine.services.disks import DiskAttachmentService
 from virtfleet.engine.services.merge import merge_update
 from virtfleet.engine.services.permissions import grant_vm_manager, revoke_vm_permissions
+from virtfleet.engine.services.placement import resolved_placement_policy, run_once_host
 from virtfleet.engine.services.refs import (
     new_id,
     reference,
@@ -232,7 +232,7 @@ class VmService(DocumentService[m.Vm]):
         eventlog: EventLog,
         runner: CommandRunner,
         *,
-        monitor: HostMonitor,
+        scheduler: Scheduler,
         disk_attachments: DiskAttachmentService,
         consoles: Consoles,
         rng: random.Random | None = None,
@@ -241,7 +241,7 @@ class VmService(DocumentService[m.Vm]):
         self.clock = clock
         self.eventlog = eventlog
         self.runner = runner
-        self.monitor = monitor
+        self.scheduler = scheduler
         self.disk_attachments = disk_attachments
         self.consoles = consoles
         self.rng = rng or random.Random()
@@ -281,6 +281,7 @@ class VmService(DocumentService[m.Vm]):
             template = repos.templates.get(conn, BLANK_TEMPLATE_ID)
         vm = inherit(obj, template)
         validate_config(vm)
+        placement = resolved_placement_policy(conn, vm.placement_policy, cluster.id)
         cleared: dict[str, Any] = {field: None for field in INLINE + SERVER_OWNED}
         return vm.model_copy(
             update={
@@ -288,6 +289,7 @@ class VmService(DocumentService[m.Vm]):
                 "id": new_id(),
                 "name": name,
                 "cluster": reference(m.Cluster, cluster),
+                "placement_policy": placement,
                 "template": reference(m.Template, template),
                 "original_template": reference(m.Template, template),
                 "status": VmStatus.DOWN,
@@ -339,6 +341,9 @@ class VmService(DocumentService[m.Vm]):
             # the consoles (``/graphicsconsoles``) stay; a new display type replaces them
             updated = updated.model_copy(update={"graphics_consoles": current.graphics_consoles})
         validate_config(updated)
+        cluster_id = current.cluster.id if current.cluster is not None else None
+        placement = resolved_placement_policy(conn, updated.placement_policy, cluster_id)
+        updated = updated.model_copy(update={"placement_policy": placement})
         if name != current.name and repos.vms.find_by_name(conn, name) is not None:
             raise Conflict(f"Cannot edit VM. The VM name '{name}' is already in use.")
         return updated
@@ -458,8 +463,8 @@ class VmService(DocumentService[m.Vm]):
             if name == "start" and vm.status == VmStatus.PAUSED:
                 # as in oVirt, running a paused VM resumes it
                 name, allowed, wording = "resume", frozenset({VmStatus.PAUSED}), "Resuming VM"
-            if name == "start" and vm.status == VmStatus.DOWN:
-                best_host(conn, vm, self.monitor)  # refuse now a start no host could take
+            if name == "start":
+                params |= self._placed(conn, vm, action)
 
         def still_allowed(conn: Connection) -> None:
             """The status again, now that no other command can move the VM."""
@@ -476,10 +481,28 @@ class VmService(DocumentService[m.Vm]):
                 precheck=still_allowed,
             )
         except Locked:
+            self.scheduler.release(object_id)
             raise Conflict(
                 f"{prefix}. VM {vm.name} is busy with another operation; try again later."
             ) from None
+        except Exception:
+            self.scheduler.release(object_id)  # the command that would have used it is not
+            raise
         return m.Action(status="complete", job=m.Job(id=job_id))
+
+    def _placed(self, conn: Connection, vm: m.Vm, action: m.Action) -> dict[str, Any]:
+        """The start's one placement decision (oVirt validates a run before accepting it): a
+        start no host could take is a 409 naming each host's reason, and no job is created.
+        The chosen host is charged now and handed to the command, which re-validates it."""
+        required = run_once_host(conn, action, vm)
+        if vm.status == VmStatus.SUSPENDED:
+            if required is not None and required != (vm.host.id if vm.host else None):
+                raise Conflict(
+                    f"Cannot run VM {vm.name} on that host: its saved state is on another host."
+                )
+            return {}
+        decision = self.scheduler.place(conn, vm, host=required)
+        return {"host_id": decision.host_id, "host_required": required is not None}
 
     def ticket(self, scope: Scope, object_id: str, action: m.Action) -> m.Action:
         """oVirt's VM-level ticket: set on the VM's own display, as its graphics console does."""
