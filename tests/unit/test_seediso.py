@@ -3,8 +3,10 @@ written, under the names cloud-init looks for."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import shutil
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
@@ -71,3 +73,20 @@ def test_the_store_keeps_one_seed_per_vm_until_removed(tmp_path: Path) -> None:
     store.remove("vm-1")
     store.remove("vm-1")  # twice is harmless
     assert not path.exists()
+
+
+def test_removals_racing_each_other_never_fail(tmp_path: Path) -> None:
+    """A stop's lifecycle event and the destroy that caused it remove the seed at once."""
+    store = SeedStore(tmp_path / "seeds")
+    for _ in range(20):
+        store.write("vm-1", SEED)
+        barrier = threading.Barrier(4)
+
+        def remove(together: threading.Barrier) -> None:
+            together.wait()
+            store.remove("vm-1")
+
+        with concurrent.futures.ThreadPoolExecutor(4) as pool:
+            for future in [pool.submit(remove, barrier) for _ in range(4)]:
+                future.result()  # raises what a removal raised
+        assert not store.path("vm-1").exists()

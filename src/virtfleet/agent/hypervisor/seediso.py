@@ -69,7 +69,10 @@ class SeedStore:
         return write_seed_iso(seed, self.path(vm_id))
 
     def remove(self, vm_id: str) -> None:
-        path = self.path(vm_id)
-        if path.exists():
-            path.unlink()
-            log.info("cloud-init seed removed vm_id=%s", vm_id)
+        """Drop the VM's seed if it has one; the lifecycle event of a stop and the destroy that
+        caused it both remove it, in either order or at once."""
+        try:
+            self.path(vm_id).unlink()
+        except FileNotFoundError:
+            return
+        log.info("cloud-init seed removed vm_id=%s", vm_id)
