@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import ovirtsdk4 as sdk
 import ovirtsdk4.types as types
@@ -140,3 +141,38 @@ def test_api_summary_counts_the_hosts_that_are_up(
 
     assert summary.active >= len(SIMULATED_HOSTS)
     assert summary.total >= summary.active
+
+
+def test_host_nics_are_listed_with_macs_and_statistics(
+    connection: sdk.Connection, system: sdk.services.SystemService, hosts_up: dict[str, types.Host]
+) -> None:
+    host_service = system.hosts_service().host_service(hosts_up["sim-0001"].id)
+    machine = {p.name for p in Path("/sys/class/net").iterdir()} - {"lo"}
+
+    nics = wait_until(lambda: host_service.nics_service().list() or None, STATS_WAIT_S, "host NICs")
+
+    assert {n.name for n in nics} <= machine
+    nic = nics[0]
+    assert nic.mac.address == (Path("/sys/class/net") / nic.name / "address").read_text().strip()
+    nic_service = host_service.nics_service().nic_service(nic.id)
+    assert nic_service.get().name == nic.name
+    stats = {s.name: s for s in nic_service.statistics_service().list()}
+    assert stats["data.total.rx"].values[0].datum >= 0
+    assert stats["data.total.rx"].unit == types.StatisticUnit.BYTES
+
+
+def test_host_boot_time_statistic_is_the_machines(
+    system: sdk.services.SystemService, hosts_up: dict[str, types.Host]
+) -> None:
+    service = system.hosts_service().host_service(hosts_up["sim-0001"].id).statistics_service()
+    btime = next(
+        int(line.split()[1])
+        for line in Path("/proc/stat").read_text().splitlines()
+        if line.startswith("btime ")
+    )
+
+    stats = wait_until(
+        lambda: {s.name: s for s in service.list()}.get("boot.time"), STATS_WAIT_S, "boot.time"
+    )
+
+    assert stats.values[0].datum == btime

@@ -79,15 +79,66 @@ class HostCapabilities(Wire):
     tpm: bool = False
 
 
+class NicAddress(Wire):
+    """One IP address of a NIC, host or guest: ``version`` is 4 or 6."""
+
+    address: str
+    prefix: int
+    version: int
+
+
+class HostNicReport(Wire):
+    """A host network interface and its counters; rates (bytes/s) need two reports, so the
+    first report of an interface has none."""
+
+    name: str
+    mac: str | None = None
+    mtu: int | None = None
+    speed_mbps: int | None = None
+    up: bool = False
+    addresses: list[NicAddress] = Field(default_factory=list)
+    kind: str | None = None
+    """The link kind the kernel reports (``bond``, ``vlan``, ``veth``...); None for plain NICs."""
+    bridge: str | None = None
+    """The bridge this interface is a port of."""
+    bond: str | None = None
+    """The bond this interface is a slave of."""
+    vlan_id: int | None = None
+    base_interface: str | None = None
+    """A VLAN's underlying interface."""
+    rx_bytes: int = 0
+    tx_bytes: int = 0
+    rx_errors: int = 0
+    tx_errors: int = 0
+    rx_dropped: int = 0
+    tx_dropped: int = 0
+    rx_rate: float | None = None
+    tx_rate: float | None = None
+
+
 class HostStats(Wire):
-    cpu_user_pct: float
-    cpu_system_pct: float
-    cpu_idle_pct: float
+    """A host's usage; a figure the host could not measure is None and is not listed."""
+
+    cpu_user_pct: float | None = None
+    cpu_system_pct: float | None = None
+    cpu_idle_pct: float | None = None
     memory_total_bytes: int
     memory_free_bytes: int
     vms_total: int
     vms_running: int
-    load_avg_1m: float
+    load_avg_1m: float | None = None
+    load_avg_5m: float | None = None
+    load_avg_15m: float | None = None
+    memory_shared_bytes: int | None = None
+    memory_buffers_bytes: int | None = None
+    memory_cached_bytes: int | None = None
+    swap_total_bytes: int | None = None
+    swap_free_bytes: int | None = None
+    swap_cached_bytes: int | None = None
+    ksm_cpu_pct: float | None = None
+    boot_time: int | None = None
+    """Seconds since the epoch when the host booted."""
+    nics: list[HostNicReport] = Field(default_factory=list)
 
 
 class Pong(Wire):
@@ -210,6 +261,48 @@ class VmState(Wire):
     reason: str = ""
 
 
+class GuestInterface(Wire):
+    name: str
+    mac: str | None = None
+    addresses: list[NicAddress] = Field(default_factory=list)
+
+
+class GuestOs(Wire):
+    """What qemu-guest-agent says of the guest's OS (its os-release and uname)."""
+
+    id: str | None = None
+    name: str | None = None
+    pretty_name: str | None = None
+    version: str | None = None
+    version_id: str | None = None
+    kernel_release: str | None = None
+    kernel_version: str | None = None
+    machine: str | None = None
+
+
+class GuestUser(Wire):
+    name: str
+    domain: str | None = None
+    login_time: float | None = None
+    """Seconds since the epoch."""
+
+
+class GuestTimezone(Wire):
+    name: str | None = None
+    offset_s: int
+    """East of UTC, in seconds."""
+
+
+class GuestReport(Wire):
+    """What a VM's guest agent answered; a part it did not answer is None or empty."""
+
+    hostname: str | None = None
+    os: GuestOs | None = None
+    timezone: GuestTimezone | None = None
+    users: list[GuestUser] = Field(default_factory=list)
+    interfaces: list[GuestInterface] = Field(default_factory=list)
+
+
 class VmStats(Wire):
     vm_id: str
     cpu_pct: float
@@ -218,6 +311,8 @@ class VmStats(Wire):
     disk_write_bytes: int = 0
     net_rx_bytes: int = 0
     net_tx_bytes: int = 0
+    guest: GuestReport | None = None
+    """The guest agent's latest answer; None when the VM has no agent running or it failed."""
 
 
 class VmStateList(Wire):

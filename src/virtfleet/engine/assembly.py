@@ -38,7 +38,8 @@ from virtfleet.engine.services.clusters import ClusterService
 from virtfleet.engine.services.consoles import Consoles, EngineLoop
 from virtfleet.engine.services.datacenters import DataCenterService
 from virtfleet.engine.services.disks import DiskAttachmentService, DiskService, InlineVmDisks
-from virtfleet.engine.services.hosts import HostNicService, HostService, HostStatisticsService
+from virtfleet.engine.services.host_nics import HostNicService, HostNicStatisticsService
+from virtfleet.engine.services.hosts import HostService, HostStatisticsService
 from virtfleet.engine.services.hotplug import Hotplug
 from virtfleet.engine.services.networks import NetworkService, VnicProfileService
 from virtfleet.engine.services.permissions import VmPermissionService
@@ -183,6 +184,7 @@ def build_engine(
         inline_disks=InlineVmDisks(vm_disk_attachments),
         scheduler=scheduler,
     )
+    host_nics = HostNicService(database, monitor)
     services: dict[str, ResourceService] = {
         "data_centers": DataCenterService(database),
         "clusters": ClusterService(database),
@@ -200,7 +202,8 @@ def build_engine(
         "job_steps": JobStepService(database),
         "hosts": HostService(database, eventlog, runner, monitor),
         "host_statistics": HostStatisticsService(database, monitor),
-        "host_nics": HostNicService(database),
+        "host_nics": host_nics,
+        "host_nic_statistics": HostNicStatisticsService(host_nics),
         "storage_domains": StorageDomainService(database, runner, eventlog),
         "attached_storage_domains": AttachedStorageDomainService(database, runner, eventlog),
         "storage_domain_disks": StorageDomainDiskService(database),

@@ -119,7 +119,13 @@ TABLE: tuple[Resource, ...] = (
         actions=HOST_ACTIONS,
         children=(
             _statistics("host_statistics"),
-            Resource("nics", m.HostNic, "host_nics", READ),
+            Resource(
+                "nics",
+                m.HostNic,
+                "host_nics",
+                READ,
+                children=(_statistics("host_nic_statistics"),),
+            ),
         ),
     ),
     Resource(

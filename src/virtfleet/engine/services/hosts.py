@@ -22,7 +22,7 @@ from virtfleet.common.apimodel.enums import (
     ValueType,
     VmStatus,
 )
-from virtfleet.common.errors import Conflict, InvalidInput, NotFound
+from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.common.protocol import DEFAULT_AGENT_PORT, HostStats
 from virtfleet.engine.commands import store
 from virtfleet.engine.commands.host_commands import (
@@ -36,7 +36,7 @@ from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.transitions import change_status
 from virtfleet.engine.monitoring.hostmonitor import HostMonitor
-from virtfleet.engine.monitoring.hoststate import forget_stats, load_stats
+from virtfleet.engine.monitoring.hoststate import forget_stats
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
@@ -48,6 +48,7 @@ from virtfleet.engine.services.base import (
     Scope,
     one_listed,
 )
+from virtfleet.engine.services.host_nics import latest_host_stats
 from virtfleet.engine.services.refs import new_id, reference, require_name, resolve
 from virtfleet.engine.services.search import catalog
 
@@ -279,7 +280,12 @@ _STAT_NAMESPACE = uuid.UUID("7d3f4f0e-5b7a-4a53-9a8c-0c1d2e3f4a5b")
 
 
 def _statistic(
-    host_id: str, name: str, description: str, datum: float, unit: StatisticUnit, kind: ValueType
+    host_id: str,
+    name: str,
+    description: str,
+    datum: float | None,
+    unit: StatisticUnit,
+    kind: ValueType,
 ) -> m.Statistic:
     return m.Statistic(
         id=str(uuid.uuid5(_STAT_NAMESPACE, f"{host_id}/{name}")),
@@ -293,23 +299,37 @@ def _statistic(
     )
 
 
-def host_statistics(host_id: str, stats: HostStats) -> list[m.Statistic]:
-    """A stats report under oVirt's statistic names.
+_Row = tuple[str, str, float | None, StatisticUnit, ValueType]
 
-    The agent reports a 1-minute load average; it is listed under oVirt's ``cpu.load.avg.5m``.
-    """
-    used = max(stats.memory_total_bytes - stats.memory_free_bytes, 0)
+
+def _used(total: int | None, free: int | None) -> int | None:
+    return None if total is None or free is None else max(total - free, 0)
+
+
+def host_statistics(host_id: str, stats: HostStats) -> list[m.Statistic]:
+    """A stats report under oVirt's statistic names; a figure the host did not measure is not
+    listed (oVirt lists only the 5-minute load average)."""
     b, pct, i, d = StatisticUnit.BYTES, StatisticUnit.PERCENT, ValueType.INTEGER, ValueType.DECIMAL
-    rows: list[tuple[str, str, float, StatisticUnit, ValueType]] = [
+    memory_used = _used(stats.memory_total_bytes, stats.memory_free_bytes)
+    rows: list[_Row] = [
         ("memory.total", "Total memory", stats.memory_total_bytes, b, i),
-        ("memory.used", "Used memory", used, b, i),
+        ("memory.used", "Used memory", memory_used, b, i),
         ("memory.free", "Free memory", stats.memory_free_bytes, b, i),
+        ("memory.shared", "Shared memory", stats.memory_shared_bytes, b, i),
+        ("memory.buffers", "I/O buffers", stats.memory_buffers_bytes, b, i),
+        ("memory.cached", "OS caches", stats.memory_cached_bytes, b, i),
+        ("swap.total", "Total swap", stats.swap_total_bytes, b, i),
+        ("swap.free", "Free swap", stats.swap_free_bytes, b, i),
+        ("swap.used", "Used swap", _used(stats.swap_total_bytes, stats.swap_free_bytes), b, i),
+        ("swap.cached", "Swap also cached in memory", stats.swap_cached_bytes, b, i),
+        ("ksm.cpu.current", "KSM CPU usage", stats.ksm_cpu_pct, pct, d),
         ("cpu.current.user", "User CPU usage", stats.cpu_user_pct, pct, d),
         ("cpu.current.system", "System CPU usage", stats.cpu_system_pct, pct, d),
         ("cpu.current.idle", "Idle CPU usage", stats.cpu_idle_pct, pct, d),
-        ("cpu.load.avg.5m", "CPU load average", stats.load_avg_1m, StatisticUnit.NONE, d),
+        ("cpu.load.avg.5m", "CPU 5 minute load average", stats.load_avg_5m, StatisticUnit.NONE, d),
+        ("boot.time", "Boot time", stats.boot_time, StatisticUnit.SECONDS, i),
     ]
-    return [_statistic(host_id, *row) for row in rows]
+    return [_statistic(host_id, *row) for row in rows if row[2] is not None]
 
 
 class HostStatisticsService(ResourceService):
@@ -320,16 +340,8 @@ class HostStatisticsService(ResourceService):
         self.monitor = monitor
 
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Statistic]:
-        host_id = scope.parent
-        sample = self.monitor.latest_stats(host_id)
-        with self.db.read() as conn:
-            repos.hosts.get(conn, host_id)
-            if sample is not None:
-                stats: HostStats | None = sample.stats
-            else:
-                saved = load_stats(conn, host_id)
-                stats = saved[0] if saved is not None else None
-        return [] if stats is None else host_statistics(host_id, stats)
+        stats = latest_host_stats(self.db, self.monitor, scope.parent)
+        return [] if stats is None else host_statistics(scope.parent, stats)
 
     def get(self, scope: Scope, object_id: str) -> m.Statistic:
         return one_listed(
@@ -337,18 +349,3 @@ class HostStatisticsService(ResourceService):
             object_id,
             f"The statistic with id '{object_id}' does not exist",
         )
-
-
-class HostNicService(ResourceService):
-    """``/hosts/{id}/nics``: empty until agents report their network interfaces."""
-
-    def __init__(self, database: Database) -> None:
-        self.db = database
-
-    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.HostNic]:
-        with self.db.read() as conn:
-            repos.hosts.get(conn, scope.parent)
-        return []
-
-    def get(self, scope: Scope, object_id: str) -> m.HostNic:
-        raise NotFound(f"The host NIC with id '{object_id}' does not exist")

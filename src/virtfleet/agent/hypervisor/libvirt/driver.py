@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 import threading
 import time
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 
 import libvirt
 
+from virtfleet.agent.hostprobe import MachineProbe
 from virtfleet.agent.hypervisor.base import (
     ConsoleOutput,
     HypervisorDriver,
@@ -106,9 +106,11 @@ class LibvirtDriver(HypervisorDriver):
         domain_type: str | None = None,
         clock: Callable[[], float] = time.monotonic,
         seed_dir: Path | None = None,
+        machine: MachineProbe | None = None,
     ) -> None:
         self._uri = uri
         self._seeds = SeedStore(seed_dir or Path(tempfile.gettempdir()) / "virtfleet-seeds")
+        self._machine = machine or MachineProbe(clock=clock)
         self._host_uuid = host_uuid
         self._domain_type = domain_type or default_domain_type(uri)
         self._clock = clock
@@ -196,33 +198,47 @@ class LibvirtDriver(HypervisorDriver):
         return Hypervisor.KVM if self._domain_type == "kvm" else Hypervisor.TCG
 
     def host_stats(self) -> HostStats:
+        """libvirt's memory and VM figures plus what the agent measures on its own machine.
+
+        A simulated host lives on the agent's machine: its load, CPU, boot time and NICs are that
+        machine's, its memory the test driver's node (what the scheduler places against)."""
         conn = self._connection()
+        simulated = is_test_uri(self._uri)
         with libvirt_errors("reading host statistics"):
             memory_total = conn.getInfo()[1] * _MIB
             domains = conn.listAllDomains(0)
             running = [dom for dom in domains if dom.isActive()]
             cpu = self._host_cpu_split(conn)
             memory_free = self._host_memory_free(conn, memory_total, running)
+        split = {}
+        if cpu is not None:
+            split = dict(
+                cpu_user_pct=cpu.user_pct, cpu_system_pct=cpu.system_pct, cpu_idle_pct=cpu.idle_pct
+            )
         return HostStats(
-            cpu_user_pct=cpu.user_pct,
-            cpu_system_pct=cpu.system_pct,
-            cpu_idle_pct=cpu.idle_pct,
             memory_total_bytes=memory_total,
             memory_free_bytes=memory_free,
             vms_total=len(domains),
             vms_running=len(running),
-            load_avg_1m=self._load_average(),
+            **split,
+            **self._machine.figures(memory=not simulated),
         )
 
-    def _host_cpu_split(self, conn: Any) -> CpuSplit:
+    def _host_cpu_split(self, conn: Any) -> CpuSplit | None:
+        """libvirt's host CPU counters, or this machine's /proc/stat where libvirt has none or
+        (the test driver) only canned ones."""
+        if is_test_uri(self._uri):
+            return self._split(self._machine.cpu_ticks())
         try:
             counters = conn.getCPUStats(libvirt.VIR_NODE_CPU_STATS_ALL_CPUS, 0)
         except libvirt.libvirtError as exc:
             if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
                 raise
-            log.debug("host CPU statistics unsupported uri=%s", self._uri)
-            return CpuSplit(0.0, 0.0, 100.0)
-        return self._host_cpu.sample(counters)
+            counters = self._machine.cpu_ticks()
+        return self._split(counters)
+
+    def _split(self, counters: dict[str, int] | None) -> CpuSplit | None:
+        return None if counters is None else self._host_cpu.sample(counters)
 
     def _host_memory_free(self, conn: Any, total: int, running: list[Any]) -> int:
         try:
@@ -235,12 +251,6 @@ class LibvirtDriver(HypervisorDriver):
         # The test driver keeps no memory accounting: what its running guests hold is used.
         used = sum(int(dom.info()[2]) * _KIB for dom in running)
         return max(0, total - used)
-
-    def _load_average(self) -> float:
-        """The host's load when libvirt runs on this machine; simulated hosts have none."""
-        if is_test_uri(self._uri) or urlsplit(self._uri).netloc:
-            return 0.0
-        return os.getloadavg()[0]
 
     # --- VM lifecycle ----------------------------------------------------------------------
 
