@@ -1,4 +1,5 @@
-"""A guest that ignores the ACPI shutdown request: the driver gives up in time and says so."""
+"""A guest that ignores the ACPI shutdown request: its guest agent is asked after a grace, and
+without one the driver gives up in time and says so."""
 
 from __future__ import annotations
 
@@ -39,6 +40,35 @@ class DeafDomain:
 
     def undefineFlags(self, _flags: int) -> None:
         self.undefined = True
+
+    def XMLDesc(self, _flags: int) -> str:
+        return "<domain><devices><serial type='pty'/></devices></domain>"
+
+
+class AgentDomain(DeafDomain):
+    """A guest that ignores ACPI but whose guest agent powers it off when asked."""
+
+    def __init__(self, vm_id: str) -> None:
+        super().__init__(vm_id)
+        self.running = True
+        self.agent_shutdowns: list[int] = []
+
+    def XMLDesc(self, _flags: int) -> str:
+        return (
+            "<domain><devices><channel type='unix'>"
+            "<target type='virtio' name='org.qemu.guest_agent.0' state='connected'/>"
+            "</channel></devices></domain>"
+        )
+
+    def agentSetResponseTimeout(self, _timeout: int, _flags: int) -> int:
+        return 0
+
+    def shutdownFlags(self, flags: int) -> None:
+        self.agent_shutdowns.append(flags)
+        self.running = False
+
+    def isActive(self) -> bool:
+        return self.running
 
 
 def test_shutdown_of_a_guest_that_ignores_acpi_returns_still_running_after_the_timeout(
@@ -86,3 +116,18 @@ def test_power_off_is_not_held_up_by_a_shutdown_waiting_for_the_guest(
     finally:
         gave_up.set()
         waiting.join(5)
+
+
+def test_a_guest_that_ignores_acpi_is_shut_down_through_its_guest_agent(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ticks = itertools.count()
+    driver = LibvirtDriver("qemu:///system", domain_type="qemu", clock=lambda: 4.0 * next(ticks))
+    dom = AgentDomain(str(uuid.uuid4()))
+    monkeypatch.setattr(driver, "_find", lambda _vm_id: dom)
+
+    state = driver.shutdown_vm(dom.vm_id, timeout_s=120)
+
+    assert state.state is VmRunState.DOWN
+    assert dom.shutdown_requests == 1
+    assert dom.agent_shutdowns == [libvirt.VIR_DOMAIN_SHUTDOWN_GUEST_AGENT]

@@ -13,6 +13,7 @@ from virtfleet.common.cputypes import cluster_cpu_type
 from virtfleet.common.errors import InvalidInput
 from virtfleet.common.protocol import DiskSpec, GraphicsSpec, NicSpec, VmSpec
 
+from .agentchannel import GuestAgentChannel
 from .cpumodels import Cpu, CpuTopology
 from .devices import (
     LOCKED_PASSWORD,
@@ -221,7 +222,7 @@ def _devices(spec: VmSpec, domain_type: str, seed_iso: Path | None) -> Devices:
     if seed_iso is not None:
         items.append(_seed_cdrom(spec, seed_iso))
     items += _interfaces(spec.nics)
-    items += [Serial(spec.serial_log_path), console(spec.serial_log_path)]
+    items += [Serial(spec.serial_log_path), console(spec.serial_log_path), GuestAgentChannel()]
     items += _graphics(spec.graphics)
     if spec.tpm:
         items.append(Tpm("tpm-crb" if spec.machine.startswith(_Q35) else "tpm-tis"))

@@ -46,6 +46,7 @@ from . import consoles, hotplug
 from .connection import libvirt_errors
 from .domainxml import build_domain
 from .firmware import check_installed, uefi_files
+from .guestagent import GuestAgentPoller, shutdown_through_agent
 from .hostcheck import GuestSupport, can_run, guest_support
 from .nicfallback import host_bridges, local_nic, with_local_networks
 from .reconnect import ReconnectingConnection, VmStateTracker
@@ -65,6 +66,8 @@ log = logging.getLogger(__name__)
 _KIB = 1024
 _MIB = 1024 * 1024
 _SHUTDOWN_POLL_S = 0.05
+_AGENT_SHUTDOWN_GRACE_S = 10.0
+"""How long a guest has to react to the ACPI power button before its guest agent is asked."""
 
 
 def is_test_uri(uri: str) -> bool:
@@ -131,6 +134,8 @@ class LibvirtDriver(HypervisorDriver):
             if is_test_uri(uri)
             else hotplug.LiveDevices()
         )
+        # libvirt's test driver has no guest agent: simulated guests report nothing of theirs
+        self._guests = None if is_test_uri(uri) else GuestAgentPoller(clock=clock)
 
     @property
     def uri(self) -> str:
@@ -149,6 +154,8 @@ class LibvirtDriver(HypervisorDriver):
 
     def close(self) -> None:
         self._link.close()
+        if self._guests is not None:
+            self._guests.close()
 
     def _connection(self) -> Any:
         return self._link.connection()
@@ -312,23 +319,33 @@ class LibvirtDriver(HypervisorDriver):
         return VmState(vm_id=vm_id, state=VmRunState.DOWN, reason="destroyed")
 
     def shutdown_vm(self, vm_id: str, timeout_s: float) -> VmState:
-        """Ask the guest (ACPI power button) to power off; a guest that ignores the request keeps
-        running and the answer says so (SHUTTING_DOWN), as oVirt reports a failed shutdown."""
+        """Ask the guest (ACPI power button) to power off, and its guest agent too when the
+        guest has not reacted after a grace; a guest that ignores both keeps running and the
+        answer says so (SHUTTING_DOWN), as oVirt reports a failed shutdown."""
         with self._vm_lock(vm_id), libvirt_errors(f"shutting down VM {vm_id}"):
             dom = self._lookup(vm_id)
             self._require(dom, vm_id, "shut down", VmRunState.RUNNING)
             dom.shutdown()
         # The wait holds no VM lock, so a power-off may overtake a guest that ignores the request.
-        deadline = self._clock() + timeout_s
+        start = self._clock()
+        deadline = start + timeout_s
+        agent_at = (
+            None if is_test_uri(self._uri) else start + min(_AGENT_SHUTDOWN_GRACE_S, timeout_s / 2)
+        )
         with libvirt_errors(f"waiting for VM {vm_id} to shut down"):
             while self._find(vm_id) is not None and dom.isActive():
-                if self._clock() >= deadline:
+                now = self._clock()
+                if agent_at is not None and now >= agent_at:
+                    agent_at = None
+                    if shutdown_through_agent(dom):
+                        log.info("VM asked to shut down through its guest agent vm_id=%s", vm_id)
+                if now >= deadline:
                     log.warning("VM ignored the shutdown request vm_id=%s", vm_id)
                     return VmState(
                         vm_id=vm_id,
                         state=VmRunState.SHUTTING_DOWN,
                         reason=f"the guest did not power off within {timeout_s:g} s of the "
-                        "ACPI shutdown request and is still running",
+                        "ACPI (and guest agent) shutdown request and is still running",
                     )
                 time.sleep(_SHUTDOWN_POLL_S)
         with self._vm_lock(vm_id), libvirt_errors(f"shutting down VM {vm_id}"):
@@ -387,6 +404,8 @@ class LibvirtDriver(HypervisorDriver):
             io = self._io_totals(conn)
             stats = [self._one_vm_stats(dom, io) for dom in domains]
         self._vm_cpu.forget_except({s.vm_id for s in stats})
+        if self._guests is not None:
+            self._guests.forget_except({s.vm_id for s in stats})
         return stats
 
     def _one_vm_stats(self, dom: Any, io: dict[str, IoTotals]) -> VmStats:
@@ -405,6 +424,7 @@ class LibvirtDriver(HypervisorDriver):
             disk_write_bytes=totals.disk_write_bytes,
             net_rx_bytes=totals.net_rx_bytes,
             net_tx_bytes=totals.net_tx_bytes,
+            guest=None if self._guests is None else self._guests.report(dom),
         )
 
     def _io_totals(self, conn: Any) -> dict[str, IoTotals]:
