@@ -212,3 +212,14 @@ def test_remove_examples(examples: Examples, admin: sdk.services.SystemService) 
     examples.run("remove_host")
     assert admin.vms_service().list(search="name=myvm") == []
     assert admin.hosts_service().list(search="name=myhost") == []
+
+
+def test_asynchronous_inventory_loads_every_vms_reported_devices(
+    examples: Examples, admin: sdk.services.SystemService
+) -> None:
+    output = examples.run("asynchronous_inventory")
+
+    vms = admin.vms_service().list()
+    assert f"Loaded {len(vms)} VMs." in output
+    assert "Loaded VM reported devices." in output
+    assert output.count("Loaded reported devices of VM") == len(vms)

@@ -134,6 +134,7 @@ from virtfleet.common.apimodel.enums import (
     VmType,
     VnicPassThroughMode,
 )
+from virtfleet.common.apimodel.guest import ReportedDevice
 from virtfleet.common.apimodel.infra import (
     AffinityGroup,
     AffinityRule,
@@ -250,6 +251,7 @@ ALL_TYPES: tuple[type[ApiStruct], ...] = (
     Icon,
     Kernel,
     GuestOperatingSystem,
+    ReportedDevice,
     VmBase,
     Vm,
     TemplateVersion,
@@ -398,6 +400,7 @@ __all__ = [
     "QcowVersion",
     "QuotaModeType",
     "Range",
+    "ReportedDevice",
     "Role",
     "SchedulingPolicy",
     "SchedulingPolicyUnit",

@@ -561,3 +561,9 @@ class DiskBackup(StrEnum):
 
     NONE = "none"
     INCREMENTAL = "incremental"
+
+
+class ReportedDeviceType(StrEnum):
+    """Kind of a device the guest agent reports from inside a VM."""
+
+    NETWORK = "network"

@@ -30,6 +30,7 @@ from virtfleet.engine.services import oscatalog
 from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.consoles import Consoles
 from virtfleet.engine.services.disks import DiskAttachmentService
+from virtfleet.engine.services.guest_reports import GuestReports, with_guest
 from virtfleet.engine.services.merge import merge_update
 from virtfleet.engine.services.permissions import grant_vm_manager, revoke_vm_permissions
 from virtfleet.engine.services.placement import resolved_placement_policy, run_once_host
@@ -223,7 +224,10 @@ def conflict_text(prefix: str, vm: m.Vm) -> str:
 
 class VmService(DocumentService[m.Vm]):
     search_fields: ClassVar = catalog.VMS.resolvers()
-    immutable_fields = frozenset({"id", "href"})
+    # what the guest agent reports is the guest's to say
+    immutable_fields = frozenset(
+        {"id", "href", "fqdn", "guest_operating_system", "guest_time_zone"}
+    )
 
     def __init__(
         self,
@@ -236,6 +240,7 @@ class VmService(DocumentService[m.Vm]):
         disk_attachments: DiskAttachmentService,
         consoles: Consoles,
         rng: random.Random | None = None,
+        guests: GuestReports | None = None,
     ) -> None:
         super().__init__(database, repos.vms)
         self.clock = clock
@@ -245,6 +250,10 @@ class VmService(DocumentService[m.Vm]):
         self.disk_attachments = disk_attachments
         self.consoles = consoles
         self.rng = rng or random.Random()
+        self.guests = guests
+
+    def decorate(self, conn: Connection, obj: m.Vm) -> m.Vm:
+        return with_guest(obj, self.guests.of(obj) if self.guests is not None else None)
 
     # --- add -------------------------------------------------------------------------------------
 

@@ -1,0 +1,134 @@
+"""What a running VM's guest agent reported, served as oVirt does: the VM's ``fqdn``,
+``guest_operating_system`` and ``guest_time_zone``, and ``/vms/{id}/reporteddevices``.
+A VM that is not running, or whose guest has no agent, shows none."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Sequence
+
+from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.enums import IpVersion, ReportedDeviceType
+from virtfleet.common.protocol import GuestOs, GuestReport, GuestTimezone, VmStats
+from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
+from virtfleet.engine.persistence import repositories as repos
+from virtfleet.engine.persistence.database import Database
+from virtfleet.engine.services.base import ListQuery, ResourceService, Scope, one_listed
+
+StatsLookup = Callable[[str], VmStats | None]
+_GUEST_NAMESPACE = uuid.UUID("9e3b6c1a-4f2d-4c8e-8b7a-1d2e3f405162")
+
+
+def _version(text: str | None) -> m.Version | None:
+    """``12``, ``22.04`` or ``9.3`` as oVirt's version parts; the text stays as full_version."""
+    if text is None:
+        return None
+    parts = text.split(".")
+    numbers = [int(p) if p.isdigit() else None for p in parts[:2]]
+    return m.Version(
+        major=numbers[0] if numbers else None,
+        minor=numbers[1] if len(numbers) > 1 else None,
+        full_version=text,
+    )
+
+
+def _codename(os: GuestOs) -> str | None:
+    """The codename os-release puts in parentheses of VERSION (``12 (bookworm)``)."""
+    version = os.version or ""
+    if "(" in version and version.endswith(")"):
+        return version[version.index("(") + 1 : -1].strip() or None
+    return None
+
+
+def guest_operating_system(os: GuestOs) -> m.GuestOperatingSystem:
+    return m.GuestOperatingSystem(
+        architecture=os.machine,
+        codename=_codename(os),
+        distribution=os.name,
+        family="Linux" if os.kernel_release else None,
+        kernel=m.Kernel(version=m.Version(full_version=os.kernel_release))
+        if os.kernel_release
+        else None,
+        version=_version(os.version_id),
+    )
+
+
+def _utc_offset(zone: GuestTimezone) -> str:
+    sign = "+" if zone.offset_s >= 0 else "-"
+    minutes = abs(zone.offset_s) // 60
+    return f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def with_guest(vm: m.Vm, report: GuestReport | None) -> m.Vm:
+    """The VM with the guest-reported fields of ``report`` (cleared when there is none)."""
+    if report is None and not (vm.fqdn or vm.guest_operating_system or vm.guest_time_zone):
+        return vm
+    zone = report.timezone if report is not None else None
+    os = report.os if report is not None else None
+    return vm.model_copy(
+        update={
+            "fqdn": report.hostname if report is not None else None,
+            "guest_operating_system": guest_operating_system(os) if os is not None else None,
+            "guest_time_zone": m.TimeZone(name=zone.name, utc_offset=_utc_offset(zone))
+            if zone is not None
+            else None,
+        }
+    )
+
+
+class GuestReports:
+    """The latest guest report of a VM, only while the VM runs."""
+
+    def __init__(self, database: Database, latest: StatsLookup) -> None:
+        self.db = database
+        self.latest = latest
+
+    def of(self, vm: m.Vm) -> GuestReport | None:
+        if vm.id is None or vm.status not in HOLDING_VM_STATUSES:
+            return None
+        stats = self.latest(vm.id)
+        return stats.guest if stats is not None else None
+
+    def of_id(self, vm_id: str) -> GuestReport | None:
+        """The report of the VM ``vm_id``; NotFound when there is no such VM."""
+        with self.db.read() as conn:
+            vm = repos.vms.get(conn, vm_id)
+        return self.of(vm)
+
+
+def reported_devices(vm_id: str, report: GuestReport | None) -> list[m.ReportedDevice]:
+    devices = []
+    for nic in report.interfaces if report is not None else []:
+        ips = [
+            m.Ip(address=a.address, version=IpVersion.V4 if a.version == 4 else IpVersion.V6)
+            for a in nic.addresses
+        ]
+        devices.append(
+            m.ReportedDevice(
+                id=str(uuid.uuid5(_GUEST_NAMESPACE, f"{vm_id}/nic/{nic.name}")),
+                name=nic.name,
+                description="guest reported data",
+                type=ReportedDeviceType.NETWORK,
+                mac=m.Mac(address=nic.mac) if nic.mac else None,
+                ips=ips,
+                vm=m.Vm(id=vm_id),
+            )
+        )
+    return devices
+
+
+class ReportedDeviceService(ResourceService):
+    """``/vms/{id}/reporteddevices``: the guest's network interfaces, with MAC and addresses."""
+
+    def __init__(self, reports: GuestReports) -> None:
+        self.reports = reports
+
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.ReportedDevice]:
+        return reported_devices(scope.parent, self.reports.of_id(scope.parent))
+
+    def get(self, scope: Scope, object_id: str) -> m.ReportedDevice:
+        return one_listed(
+            self.list(scope, ListQuery()),
+            object_id,
+            f"The reported device with id '{object_id}' does not exist",
+        )
