@@ -252,9 +252,6 @@ class VmService(DocumentService[m.Vm]):
         self.rng = rng or random.Random()
         self.guests = guests
 
-    def decorate(self, conn: Connection, obj: m.Vm) -> m.Vm:
-        return with_guest(obj, self.guests.of(obj) if self.guests is not None else None)
-
     # --- add -------------------------------------------------------------------------------------
 
     def add(self, scope: Scope, obj: m.Vm, options: Options) -> m.Vm:
@@ -395,10 +392,11 @@ class VmService(DocumentService[m.Vm]):
             return self.decorate(conn, nextruns.with_pending(vm, nextruns.pending(conn, object_id)))
 
     def decorate(self, conn: Connection, obj: m.Vm) -> m.Vm:
-        """The consoles the VM keeps are served under ``/graphicsconsoles``, not inline."""
-        if obj.graphics_consoles is None:
-            return obj
-        return obj.model_copy(update={"graphics_consoles": None})
+        """The consoles the VM keeps are served under ``/graphicsconsoles``, not inline; what
+        its guest agent reports is added while it runs."""
+        if obj.graphics_consoles is not None:
+            obj = obj.model_copy(update={"graphics_consoles": None})
+        return with_guest(obj, self.guests.of(obj) if self.guests is not None else None)
 
     # --- remove ----------------------------------------------------------------------------------
 
