@@ -11,11 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from virtfleet.testbed.guestagentfiles import guest_agent_files
 from virtfleet.testbed.initramfs import (
     ACPID_CONF,
     DATA_FILE,
     INIT_SCRIPT,
+    OS_RELEASE,
     POWER_BUTTON_SCRIPT,
+    SHUTDOWN_SCRIPT,
+    UDHCPC_SCRIPT,
     build_initramfs,
     resolve_modules,
 )
@@ -27,7 +31,7 @@ log = logging.getLogger(__name__)
 GUEST_CMDLINE = "console=ttyS0 quiet no_timer_check"
 DEFAULT_DATA_LINES: tuple[str, ...] = ("DATA: hello-from-base",)
 DATA_DISK_SIZE = "64M"
-_BUILDER_VERSION = "2"
+_BUILDER_VERSION = "3"
 _KERNEL_NAME = "vmlinuz"
 _INITRD_NAME = "initrd.gz"
 _DISK_NAME = "data.qcow2"
@@ -66,7 +70,8 @@ def build_guest_image(
     kernel, version = find_kernel()
     busybox = find_busybox()
     modules = resolve_modules(version)
-    key = _cache_key(kernel, busybox, modules, data_lines)
+    agent = guest_agent_files()
+    key = _cache_key(kernel, busybox, [*modules, *agent], data_lines)
     target = out_dir / key
     image = GuestImage(
         kernel=target / _KERNEL_NAME, initrd=target / _INITRD_NAME, data_disk=target / _DISK_NAME
@@ -79,7 +84,7 @@ def build_guest_image(
     work.chmod(0o755)
     try:
         shutil.copyfile(kernel, work / _KERNEL_NAME)
-        (work / _INITRD_NAME).write_bytes(build_initramfs(busybox, modules))
+        (work / _INITRD_NAME).write_bytes(build_initramfs(busybox, modules, agent))
         build_data_disk(work / _DISK_NAME, {DATA_FILE: "".join(f"{x}\n" for x in data_lines)})
         try:
             work.rename(target)
@@ -117,9 +122,10 @@ def _cache_key(
     digest = hashlib.sha256()
     digest.update(f"builder {_BUILDER_VERSION}\n{INIT_SCRIPT}\n".encode())
     digest.update(f"{ACPID_CONF}\n{POWER_BUTTON_SCRIPT}\n".encode())
+    digest.update(f"{UDHCPC_SCRIPT}\n{SHUTDOWN_SCRIPT}\n{OS_RELEASE}\n".encode())
     for path in (kernel, busybox, *modules):
         digest.update(f"{path.name}\n".encode())
-        digest.update(hashlib.sha256(path.read_bytes()).digest())
+        digest.update(hashlib.sha256(path.resolve().read_bytes()).digest())
     digest.update("\n".join(data_lines).encode())
     return digest.hexdigest()[:16]
 

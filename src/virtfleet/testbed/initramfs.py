@@ -1,5 +1,6 @@
-"""The tiny guest's initramfs: static busybox, an /init script, the virtio/ext4 modules and an
-ACPI power-button handler, so that the guest shuts down cleanly when asked."""
+"""The tiny guest's initramfs: static busybox, an /init script, the virtio/ext4 modules, an
+ACPI power-button handler (so that the guest shuts down cleanly when asked), a DHCP client on
+its first NIC, and Debian's qemu-guest-agent on its virtio-serial port."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ GUEST_MODULES: tuple[str, ...] = (
     "ahci",
     "sr_mod",
     "isofs",
+    "virtio_console",
 )
 UP_MARKER = "VIRTFLEET-GUEST-UP"
 SYNCED_MARKER = "VIRTFLEET-DATA-SYNCED"
@@ -53,6 +55,35 @@ SEED_PREFIX = "CIDATA "
 SERIAL_PREFIX = "SERIAL: "
 """The guest prints its SMBIOS serial number after this, once per boot."""
 CLEAN_SHUTDOWN_LINE = "DATA: clean shutdown after boot"
+GUEST_AGENT_MARKER = "VIRTFLEET-GUEST-AGENT-UP"
+ADDRESS_PREFIX = "ADDRESS: "
+"""The guest prints the IPv4 address DHCP gave its first NIC after this."""
+GUEST_HOSTNAME = "tiny-guest.virtfleet.test"
+NO_ACPI_FLAG = "virtfleet.noacpi"
+"""On the kernel command line: the guest ignores the ACPI power button (its agent still obeys)."""
+HUNG_AGENT_FLAG = "virtfleet.hungagent"
+"""On the kernel command line: the guest agent opens its port, then is stopped and never answers."""
+OS_RELEASE = """ID=virtfleet-tiny
+NAME="virtfleet tiny guest"
+VERSION_ID=1
+VERSION="1 (busybox)"
+PRETTY_NAME="virtfleet tiny guest 1"
+"""
+# busybox udhcpc runs this with the lease in its environment ($mask is the prefix length).
+UDHCPC_SCRIPT = f"""#!/bin/sh
+case "$1" in
+  deconfig) ip addr flush dev "$interface"; ip link set "$interface" up ;;
+  bound|renew)
+    ip addr flush dev "$interface"
+    ip addr add "$ip/$mask" dev "$interface"
+    [ -n "$router" ] && ip route replace default via "${{router%% *}}" dev "$interface"
+    echo "{ADDRESS_PREFIX}$ip" > /dev/console ;;
+esac
+"""
+# qemu-ga powers the guest off by running /sbin/shutdown; answer it first, then power off.
+SHUTDOWN_SCRIPT = """#!/bin/sh
+(sleep 1; /etc/acpi/power-button) </dev/null >/dev/null 2>&1 &
+"""
 
 # busybox acpid runs the action named for an event key, relative to its config directory.
 ACPID_CONF = "PWRF power-button\nPWRB power-button\n"
@@ -76,7 +107,29 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 for m in $(cat /lib/modules/load-order); do insmod /lib/modules/$m 2>/dev/null; done
-acpid -c /etc/acpi -a /etc/acpid.conf -l /dev/null -p /acpid.pid
+if ! grep -q {NO_ACPI_FLAG} /proc/cmdline; then
+  acpid -c /etc/acpi -a /etc/acpid.conf -l /dev/null -p /acpid.pid
+fi
+hostname {GUEST_HOSTNAME}
+ip link set lo up
+if [ -e /sys/class/net/eth0 ]; then
+  udhcpc -i eth0 -s /etc/udhcpc.script -t 3 -T 1 -b -q >/dev/null 2>&1
+fi
+qga=""
+i=0
+while [ -z "$qga" ] && [ $i -lt 30 ]; do
+  for port in /sys/class/virtio-ports/*; do
+    [ "$(cat $port/name 2>/dev/null)" = org.qemu.guest_agent.0 ] && qga=/dev/${{port##*/}}
+  done
+  [ -z "$qga" ] && sleep 0.1
+  i=$((i+1))
+done
+if [ -n "$qga" ]; then
+  mkdir -p /run/qga
+  /usr/sbin/qemu-ga -m virtio-serial -p $qga -t /run/qga </dev/null >/dev/null 2>&1 &
+  if grep -q {HUNG_AGENT_FLAG} /proc/cmdline; then sleep 1; kill -STOP $!; fi
+  echo {GUEST_AGENT_MARKER}
+fi
 echo {UP_MARKER}
 echo "{SERIAL_PREFIX}$(cat /sys/class/dmi/id/product_serial 2>/dev/null)"
 i=0
@@ -164,13 +217,27 @@ def _module_name(path: Path) -> str:
     return name
 
 
-def build_initramfs(busybox: Path, modules: list[Path]) -> bytes:
-    """The gzip-compressed newc archive the kernel boots with /init from."""
+def _parents(paths: list[str]) -> list[str]:
+    """Every directory above ``paths`` (relative, shallowest first), each once."""
+    found: list[str] = []
+    for path in paths:
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            parent = "/".join(parts[:depth])
+            if parent not in found:
+                found.append(parent)
+    return found
+
+
+def build_initramfs(busybox: Path, modules: list[Path], agent_files: list[Path]) -> bytes:
+    """The gzip-compressed newc archive the kernel boots with /init from; ``agent_files`` (the
+    guest agent and its libraries) go at their own paths, symlinks resolved."""
     names = [_module_name(m) for m in modules]
-    entries = [
-        cpio.directory(d)
-        for d in ("bin", "dev", "proc", "sys", "mnt", "lib", "lib/modules", "etc", "etc/acpi")
-    ]
+    base = ["bin", "sbin", "dev", "proc", "sys", "mnt", "run", "tmp", "lib", "lib/modules"]
+    base += ["etc", "etc/acpi"]
+    agent_paths = [str(path).lstrip("/") for path in agent_files]
+    entries = [cpio.directory(d) for d in base]
+    entries += [cpio.directory(d) for d in _parents(agent_paths) if d not in base]
     entries += [
         cpio.char_device("dev/console", 5, 1),
         cpio.char_device("dev/null", 1, 3, 0o666),
@@ -180,6 +247,13 @@ def build_initramfs(busybox: Path, modules: list[Path]) -> bytes:
         cpio.regular("lib/modules/load-order", ("\n".join(names) + "\n").encode()),
         cpio.regular("etc/acpid.conf", ACPID_CONF.encode()),
         cpio.regular("etc/acpi/power-button", POWER_BUTTON_SCRIPT.encode(), 0o755),
+        cpio.regular("etc/udhcpc.script", UDHCPC_SCRIPT.encode(), 0o755),
+        cpio.regular("etc/os-release", OS_RELEASE.encode()),
+        cpio.regular("sbin/shutdown", SHUTDOWN_SCRIPT.encode(), 0o755),
+    ]
+    entries += [
+        cpio.regular(path, source.resolve().read_bytes(), 0o755)
+        for path, source in zip(agent_paths, agent_files, strict=True)
     ]
     entries += [
         cpio.regular(f"lib/modules/{name}", module_bytes(path))

@@ -41,8 +41,19 @@ HOST_UP_S = 60.0
 JOB_S = 60.0
 VIRTFLEET = Path(sys.executable).with_name("virtfleet")
 _LOG_TAIL = 4000
-LAB_TOOLS = ("libvirtd", "virtlogd", "virsh", "qemu-system-x86_64", "qemu-img", "busybox")
-_PACKAGES = "libvirt-daemon-system, libvirt-clients, qemu-system-x86, qemu-utils, busybox-static"
+LAB_TOOLS = (
+    "libvirtd",
+    "virtlogd",
+    "virsh",
+    "qemu-system-x86_64",
+    "qemu-img",
+    "busybox",
+    "qemu-ga",
+)
+_PACKAGES = (
+    "libvirt-daemon-system, libvirt-clients, qemu-system-x86, qemu-utils, busybox-static, "
+    "qemu-guest-agent"
+)
 
 Agents = dict[str, subprocess.Popen[bytes]]
 

@@ -61,6 +61,7 @@ from virtfleet.common.apimodel.compute import (
     Nic,
     NumaNode,
     OperatingSystemInfo,
+    ReportedDevice,
     StorageDomainLease,
     Template,
     TemplateVersion,
@@ -134,7 +135,6 @@ from virtfleet.common.apimodel.enums import (
     VmType,
     VnicPassThroughMode,
 )
-from virtfleet.common.apimodel.guest import ReportedDevice
 from virtfleet.common.apimodel.infra import (
     AffinityGroup,
     AffinityRule,

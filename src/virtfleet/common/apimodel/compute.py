@@ -29,6 +29,7 @@ from virtfleet.common.apimodel.enums import (
     GraphicsType,
     NicInterface,
     NumaTuneMode,
+    ReportedDeviceType,
     TemplateStatus,
     UsbType,
     VmAffinity,
@@ -37,7 +38,7 @@ from virtfleet.common.apimodel.enums import (
 )
 
 if TYPE_CHECKING:
-    from virtfleet.common.apimodel.infra import Cluster, CpuProfile, Host, Network, VnicProfile
+    from virtfleet.common.apimodel.infra import Cluster, CpuProfile, Host, Ip, Network, VnicProfile
     from virtfleet.common.apimodel.storage import DiskAttachment, StorageDomain
     from virtfleet.common.apimodel.system import Permission, Tag
 
@@ -110,6 +111,18 @@ class GuestOperatingSystem(ApiStruct):
     family: str | None = None
     kernel: Kernel | None = None
     version: Version | None = None
+
+
+class ReportedDevice(ApiObject):
+    """A network interface the guest agent reports from inside a VM, with its addresses."""
+
+    xml_tag: ClassVar[str] = "reported_device"
+    xml_collection: ClassVar[str] = "reported_devices"
+
+    type: ReportedDeviceType | None = None
+    mac: Mac | None = None
+    ips: list[Ip] | None = None
+    vm: Vm | None = None
 
 
 class VmBase(ApiObject):
