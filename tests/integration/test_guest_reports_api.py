@@ -97,6 +97,9 @@ async def test_a_guest_agents_report_is_served_while_the_vm_runs(
     [eth0] = devices["reported_device"]
     assert eth0["mac"]["address"] == "56:6f:00:00:00:01"
     assert [ip["address"] for ip in eth0["ips"]["ip"]] == ["203.0.113.9", "2001:db8::9"]
+    sessions = (await vmlab.http.get(f"{API}/vms/{vm['id']}/sessions")).json()
+    assert [s["user"]["user_name"] for s in sessions["session"]] == ["root"]
+
     await vmlab.run_action(vm["id"], "stop")
     await vmlab.wait_vm(vm["id"], "down")
     down = await vmlab.vm(vm["id"])

@@ -38,7 +38,7 @@ from virtfleet.engine.services.clusters import ClusterService
 from virtfleet.engine.services.consoles import Consoles, EngineLoop
 from virtfleet.engine.services.datacenters import DataCenterService
 from virtfleet.engine.services.disks import DiskAttachmentService, DiskService, InlineVmDisks
-from virtfleet.engine.services.guest_reports import GuestReports, ReportedDeviceService
+from virtfleet.engine.services.guest_reports import GuestReports, guest_services
 from virtfleet.engine.services.host_nics import HostNicService, HostNicStatisticsService
 from virtfleet.engine.services.hosts import HostService, HostStatisticsService
 from virtfleet.engine.services.hotplug import Hotplug
@@ -224,7 +224,7 @@ def build_engine(
             consoles=consoles,
             guests=guests,
         ),
-        "vm_reported_devices": ReportedDeviceService(guests),
+        **guest_services(guests),
         "vm_nics": VmNicService(database, hotplug=Hotplug(runner)),
         "template_nics": TemplateNicService(database),
         "vm_statistics": VmStatisticsService(database, vm_states.latest_stats),

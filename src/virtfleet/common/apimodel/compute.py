@@ -40,7 +40,7 @@ from virtfleet.common.apimodel.enums import (
 if TYPE_CHECKING:
     from virtfleet.common.apimodel.infra import Cluster, CpuProfile, Host, Ip, Network, VnicProfile
     from virtfleet.common.apimodel.storage import DiskAttachment, StorageDomain
-    from virtfleet.common.apimodel.system import Permission, Tag
+    from virtfleet.common.apimodel.system import Permission, Tag, User
 
 
 class TimeZone(ApiStruct):
@@ -122,6 +122,19 @@ class ReportedDevice(ApiObject):
     type: ReportedDeviceType | None = None
     mac: Mac | None = None
     ips: list[Ip] | None = None
+    vm: Vm | None = None
+
+
+class Session(ApiObject):
+    """A user logged in to a VM's guest, as its guest agent lists them."""
+
+    xml_tag: ClassVar[str] = "session"
+    xml_collection: ClassVar[str] = "sessions"
+
+    protocol: str | None = None
+    ip: Ip | None = None
+    console_user: bool | None = None
+    user: User | None = None
     vm: Vm | None = None
 
 

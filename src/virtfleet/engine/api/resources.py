@@ -154,6 +154,7 @@ TABLE: tuple[Resource, ...] = (
             Resource("permissions", m.Permission, "vm_permissions", READ),
             Resource("tags", m.Tag, "vm_tags", NO_UPDATE),
             Resource("reporteddevices", m.ReportedDevice, "vm_reported_devices", READ),
+            Resource("sessions", m.Session, "vm_sessions", READ),
         ),
     ),
     Resource(

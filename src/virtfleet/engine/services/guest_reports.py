@@ -1,13 +1,15 @@
 """What a running VM's guest agent reported, served as oVirt does: the VM's ``fqdn``,
-``guest_operating_system`` and ``guest_time_zone``, and ``/vms/{id}/reporteddevices``.
-A VM that is not running, or whose guest has no agent, shows none."""
+``guest_operating_system`` and ``guest_time_zone``, ``/vms/{id}/reporteddevices`` and
+``/vms/{id}/sessions``. A VM that is not running, or whose guest has no agent, shows none."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.base import ApiObject
 from virtfleet.common.apimodel.enums import IpVersion, ReportedDeviceType
 from virtfleet.common.protocol import GuestOs, GuestReport, GuestTimezone, VmStats
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
@@ -15,6 +17,7 @@ from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import ListQuery, ResourceService, Scope, one_listed
 
+T = TypeVar("T", bound=ApiObject)
 StatsLookup = Callable[[str], VmStats | None]
 _GUEST_NAMESPACE = uuid.UUID("9e3b6c1a-4f2d-4c8e-8b7a-1d2e3f405162")
 
@@ -117,18 +120,46 @@ def reported_devices(vm_id: str, report: GuestReport | None) -> list[m.ReportedD
     return devices
 
 
-class ReportedDeviceService(ResourceService):
-    """``/vms/{id}/reporteddevices``: the guest's network interfaces, with MAC and addresses."""
+def sessions(vm_id: str, report: GuestReport | None) -> list[m.Session]:
+    """The guest's logged-in users; a domain user is named ``user@domain``."""
+    users = report.users if report is not None else []
+    return [
+        m.Session(
+            id=str(uuid.uuid5(_GUEST_NAMESPACE, f"{vm_id}/user/{user.domain}/{user.name}")),
+            user=m.User(user_name=f"{user.name}@{user.domain}" if user.domain else user.name),
+            vm=m.Vm(id=vm_id),
+        )
+        for user in users
+    ]
 
-    def __init__(self, reports: GuestReports) -> None:
+
+class GuestListService(ResourceService, Generic[T]):
+    """A collection built from the running VM's guest report (``/vms/{id}/reporteddevices``,
+    ``/vms/{id}/sessions``)."""
+
+    def __init__(
+        self,
+        reports: GuestReports,
+        build: Callable[[str, GuestReport | None], list[T]],
+        kind: str,
+    ) -> None:
         self.reports = reports
+        self.build: Callable[[str, GuestReport | None], list[T]] = build
+        self.kind = kind
 
-    def list(self, scope: Scope, query: ListQuery) -> Sequence[m.ReportedDevice]:
-        return reported_devices(scope.parent, self.reports.of_id(scope.parent))
+    def list(self, scope: Scope, query: ListQuery) -> Sequence[T]:
+        return self.build(scope.parent, self.reports.of_id(scope.parent))
 
-    def get(self, scope: Scope, object_id: str) -> m.ReportedDevice:
+    def get(self, scope: Scope, object_id: str) -> T:
         return one_listed(
             self.list(scope, ListQuery()),
             object_id,
-            f"The reported device with id '{object_id}' does not exist",
+            f"The {self.kind} with id '{object_id}' does not exist",
         )
+
+
+def guest_services(reports: GuestReports) -> dict[str, ResourceService]:
+    return {
+        "vm_reported_devices": GuestListService(reports, reported_devices, "reported device"),
+        "vm_sessions": GuestListService(reports, sessions, "session"),
+    }

@@ -41,7 +41,8 @@ def _to_data(obj: ApiStruct, view: View, path: str, *, nested: bool) -> dict[str
         data["href"] = href
     if identifier is not None:
         data["id"] = identifier
-    if isinstance(obj, ApiObject) and nested and not view.expands(path):
+    # a nested object is a reference; one without an id (a guest's user) is shown whole
+    if isinstance(obj, ApiObject) and nested and identifier is not None and not view.expands(path):
         return data
     for shape, value in written_fields(obj):
         data[shape.wire_name] = _value(shape, value, view, path)

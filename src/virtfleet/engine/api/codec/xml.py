@@ -82,7 +82,8 @@ def _element(tag: str, obj: ApiStruct, view: View, path: str, *, nested: bool) -
     element = etree.Element(tag)
     _set_identity(element, obj, view)
     if isinstance(obj, ApiObject):
-        if nested and not view.expands(path):
+        # a nested object is a reference; one without an id (a guest's user) is shown whole
+        if nested and obj.id is not None and not view.expands(path):
             return element
         for rel, link_href in view.actions_of(obj) if not nested else []:
             actions = element.find("actions")
