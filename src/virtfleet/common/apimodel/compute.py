@@ -194,15 +194,15 @@ class Vm(VmBase):
     start_time: datetime | None = Field(None, json_schema_extra=read_only())
     stop_time: datetime | None = Field(None, json_schema_extra=read_only())
     run_once: bool | None = None
-    fqdn: str | None = None
+    fqdn: str | None = Field(None, json_schema_extra=read_only())
     host: Host | None = None
     template: Template | None = None
     original_template: Template | None = None
     use_latest_template_version: bool | None = None
     next_run_configuration_exists: bool | None = Field(None, json_schema_extra=read_only())
     numa_tune_mode: NumaTuneMode | None = None
-    guest_time_zone: TimeZone | None = None
-    guest_operating_system: GuestOperatingSystem | None = None
+    guest_time_zone: TimeZone | None = Field(None, json_schema_extra=read_only())
+    guest_operating_system: GuestOperatingSystem | None = Field(None, json_schema_extra=read_only())
     has_illegal_images: bool | None = None
     disk_attachments: list[DiskAttachment] | None = None
     nics: list[Nic] | None = None

@@ -224,7 +224,7 @@ def conflict_text(prefix: str, vm: m.Vm) -> str:
 
 class VmService(DocumentService[m.Vm]):
     search_fields: ClassVar = catalog.VMS.resolvers()
-    # what the guest agent reports is the guest's to say
+    # what the guest agent reports is the guest's to say: a client writing it is refused
     immutable_fields = frozenset(
         {"id", "href", "fqdn", "guest_operating_system", "guest_time_zone"}
     )
