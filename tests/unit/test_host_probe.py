@@ -165,7 +165,7 @@ def test_machine_probe_reads_a_proc_tree(tmp_path: Path) -> None:
         def sample(self) -> list[HostNicReport]:
             return []
 
-    probe = MachineProbe(tmp_path, nics=NoNics())  # type: ignore[arg-type]
+    probe = MachineProbe(tmp_path, nics=NoNics())
     found = probe.figures(memory=True)
     assert (found["load_avg_1m"], found["load_avg_5m"], found["load_avg_15m"]) == (0.1, 0.2, 0.3)
     assert found["boot_time"] == 1796354887

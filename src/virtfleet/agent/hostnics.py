@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from virtfleet.agent.procfs import is_count
 from virtfleet.common.protocol import HostNicReport, NicAddress
 
 log = logging.getLogger(__name__)
@@ -119,7 +120,7 @@ def parse_links(links: object, speeds: Mapping[str, int] | None = None) -> list[
 def parse_speed(text: str) -> int | None:
     """``/sys/class/net/<nic>/speed``: Mb/s, or -1 (unknown) which is no figure."""
     text = text.strip()
-    return int(text) if text.isdigit() and int(text) > 0 else None
+    return int(text) if is_count(text) and int(text) > 0 else None
 
 
 class NicRateSampler:

@@ -11,10 +11,18 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from virtfleet.agent import procfs
 from virtfleet.agent.hostnics import HostNics
+from virtfleet.common.protocol import HostNicReport
+
+_KSMD_SEARCH_S = 300.0
+"""A machine without ksmd is searched again only this often (the search reads every process)."""
+
+
+class NicSource(Protocol):
+    def sample(self) -> list[HostNicReport]: ...
 
 
 def _read(path: Path) -> str | None:
@@ -32,6 +40,7 @@ class KsmCpuSampler:
         self._clock = clock
         self._ticks_per_s = ticks_per_s
         self._pid: int | None = None
+        self._searched_at: float | None = None
         self._previous: tuple[float, int] | None = None
 
     def sample(self) -> float | None:
@@ -44,6 +53,10 @@ class KsmCpuSampler:
 
     def _ticks(self) -> int | None:
         if self._pid is None:
+            now = self._clock()
+            if self._searched_at is not None and now - self._searched_at < _KSMD_SEARCH_S:
+                return None
+            self._searched_at = now
             self._pid = self._find_ksmd()
         if self._pid is None:
             return None
@@ -66,11 +79,11 @@ class MachineProbe:
     def __init__(
         self,
         proc: Path = Path("/proc"),
-        nics: HostNics | None = None,
+        nics: NicSource | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._proc = proc
-        self._nics = nics or HostNics(clock=clock)
+        self._nics: NicSource = nics or HostNics(clock=clock)
         self._lock = threading.Lock()
         self._ksm = KsmCpuSampler(proc, clock, float(os.sysconf("SC_CLK_TCK")))
 

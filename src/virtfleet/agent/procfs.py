@@ -13,6 +13,11 @@ _KIB = 1024
 _CPU_FIELDS = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
 
 
+def is_count(word: str) -> bool:
+    """Whether ``word`` is a plain decimal count (``str.isdigit`` also takes ``²`` and ``٣``)."""
+    return word.isascii() and word.isdigit()
+
+
 @dataclass(frozen=True)
 class LoadAverage:
     one: float
@@ -58,7 +63,7 @@ def parse_boot_time(text: str) -> int | None:
     """The ``btime`` line of ``/proc/stat``: when the machine booted, in epoch seconds."""
     for line in text.splitlines():
         words = line.split()
-        if len(words) == 2 and words[0] == "btime" and words[1].isdigit():
+        if len(words) == 2 and words[0] == "btime" and is_count(words[1]):
             return int(words[1])
     return None
 
@@ -69,7 +74,7 @@ def parse_meminfo(text: str) -> dict[str, int]:
     for line in text.splitlines():
         name, sep, rest = line.partition(":")
         words = rest.split()
-        if not sep or not words or not words[0].isdigit():
+        if not sep or not words or not is_count(words[0]):
             continue
         scale = _KIB if words[1:] == ["kB"] else 1 if len(words) == 1 else 0
         if scale:
@@ -82,6 +87,6 @@ def parse_process_cpu_ticks(text: str) -> int | None:
     # The command name (field 2) is in parentheses and may hold spaces: split after it.
     _, sep, rest = text.rpartition(")")
     words = rest.split()
-    if not sep or len(words) < 13 or not (words[11].isdigit() and words[12].isdigit()):
+    if not sep or len(words) < 13 or not (is_count(words[11]) and is_count(words[12])):
         return None
     return int(words[11]) + int(words[12])

@@ -27,7 +27,7 @@ def _version(text: str | None) -> m.Version | None:
     if text is None:
         return None
     parts = text.split(".")
-    numbers = [int(p) if p.isdigit() else None for p in parts[:2]]
+    numbers = [int(p) if p.isascii() and p.isdigit() else None for p in parts[:2]]
     return m.Version(
         major=numbers[0] if numbers else None,
         minor=numbers[1] if len(numbers) > 1 else None,
