@@ -120,7 +120,10 @@ async def test_a_guest_that_ignores_acpi_is_shut_down_by_its_agent(lab: Lab) -> 
 async def test_a_guest_agent_that_never_answers_gives_no_report_and_changes_nothing(
     lab: Lab,
 ) -> None:
-    _vm, path, _ = await _guest(lab, "hung1", HUNG_AGENT_FLAG)
+    vm, path, _ = await _guest(lab, "hung1", HUNG_AGENT_FLAG)
+    host = lab.bed.hosts[0]
+    domain = lab.bed.run_in(host, ["virsh", "-c", host.libvirt_uri, "dumpxml", vm["id"]])
+    assert "org.qemu.guest_agent.0' state='connected'" in domain  # so the agent is asked
 
     await asyncio.sleep(25.0)  # two rounds of questions, each ending at libvirt's time limit
 

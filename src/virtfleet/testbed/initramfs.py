@@ -62,7 +62,7 @@ GUEST_HOSTNAME = "tiny-guest.virtfleet.test"
 NO_ACPI_FLAG = "virtfleet.noacpi"
 """On the kernel command line: the guest ignores the ACPI power button (its agent still obeys)."""
 HUNG_AGENT_FLAG = "virtfleet.hungagent"
-"""On the kernel command line: the guest agent opens its port, then is stopped and never answers."""
+"""On the kernel command line: the agent's port is held open by a reader that never answers."""
 OS_RELEASE = """ID=virtfleet-tiny
 NAME="virtfleet tiny guest"
 VERSION_ID=1
@@ -126,8 +126,11 @@ while [ -z "$qga" ] && [ $i -lt 30 ]; do
 done
 if [ -n "$qga" ]; then
   mkdir -p /run/qga
-  /usr/sbin/qemu-ga -m virtio-serial -p $qga -t /run/qga </dev/null >/dev/null 2>&1 &
-  if grep -q {HUNG_AGENT_FLAG} /proc/cmdline; then sleep 1; kill -STOP $!; fi
+  if grep -q {HUNG_AGENT_FLAG} /proc/cmdline; then
+    cat $qga >/dev/null &
+  else
+    /usr/sbin/qemu-ga -m virtio-serial -p $qga -t /run/qga </dev/null >/dev/null 2>&1 &
+  fi
   echo {GUEST_AGENT_MARKER}
 fi
 echo {UP_MARKER}
