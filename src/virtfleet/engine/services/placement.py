@@ -93,8 +93,11 @@ class _Reports(Mapping[str, HostUsage]):
             return HostUsage(memory_free=self._stored[host_id])
         kept = self._made.get(host_id)
         if kept is None or kept[0] is not sample:
-            busy = 100.0 - sample.stats.cpu_idle_pct
-            kept = (sample, HostUsage(sample.stats.memory_free_bytes, busy))
+            idle = sample.stats.cpu_idle_pct
+            free = sample.stats.memory_free_bytes
+            # a host that could not measure its CPU is weighed by its memory alone
+            usage = HostUsage(free) if idle is None else HostUsage(free, 100.0 - idle)
+            kept = (sample, usage)
             self._made[host_id] = kept
         return kept[1]
 
