@@ -40,7 +40,7 @@ from benchmarks.harness import (
 )
 from benchmarks.monitoring_scale import Size as SimSize
 from benchmarks.monitoring_scale import (
-    add_host,
+    add_hosts_until_up,
     any_matching,
     count_status,
     engine_cpu,
@@ -230,17 +230,7 @@ def run(size: Size, base: Path) -> dict[str, Any]:
 
 
 def ramp(engine: LiveEngine, agents: list[dict[str, Any]], size: Size) -> dict[str, Any]:
-    figures: dict[str, Any] = {}
-    began = time.monotonic()
-    parallel(add_host, agents, engine)
-    with engine.client() as client:
-        wait_until(
-            "hosts up",
-            lambda: count_status(client, "hosts", "status=up") >= len(agents),
-            timeout=max(120.0, len(agents) * 0.5),
-        )
-        figures["hosts"] = count_status(client, "hosts", "status=up")
-    figures["hosts_up_s"] = round(time.monotonic() - began, 1)
+    figures: dict[str, Any] = add_hosts_until_up(engine, agents)
 
     began = time.monotonic()
     vm_ids = parallel(add_vm, range(size.vms), engine)

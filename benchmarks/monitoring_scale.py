@@ -159,6 +159,24 @@ def add_host(client: httpx.Client, agent: dict[str, Any]) -> str:
     return str(_check(client.post("/hosts", json=body))["id"])
 
 
+def add_hosts_until_up(engine: LiveEngine, agents: list[dict[str, Any]]) -> dict[str, Any]:
+    """Add every agent as a host and wait until all are up; the figures of that ramp."""
+    start = time.monotonic()
+    parallel(add_host, agents, engine)
+    figures: dict[str, Any] = {
+        "hosts_added_per_s": round(len(agents) / (time.monotonic() - start), 1)
+    }
+    with engine.client() as client:
+        wait_until(
+            "hosts up",
+            lambda: count_status(client, "hosts", "status=up") >= len(agents),
+            timeout=max(120.0, len(agents) * 0.5),
+        )
+        figures["hosts"] = count_status(client, "hosts", "status=up")
+    figures["hosts_up_s"] = round(time.monotonic() - start, 1)
+    return figures
+
+
 def count_status(client: httpx.Client, collection: str, search: str) -> int:
     reply = _check(client.get(f"/{collection}", params={"search": search}))
     return len(reply.get(collection[:-1], []))
@@ -387,17 +405,7 @@ def run(size: Size, base: Path) -> dict[str, Any]:
             base, host_heartbeat_interval_s=3.0, host_stats_interval_s=15.0
         ) as engine:
             agents = [agent for sim in sims for agent in sim.agents]
-            start = time.monotonic()
-            parallel(add_host, agents, engine)
-            figures["hosts_added_per_s"] = round(len(agents) / (time.monotonic() - start), 1)
-            with engine.client() as client:
-                wait_until(
-                    "hosts up",
-                    lambda: count_status(client, "hosts", "status=up") >= len(agents),
-                    timeout=max(120.0, len(agents) * 0.5),
-                )
-                figures["hosts"] = count_status(client, "hosts", "status=up")
-            figures["hosts_up_s"] = round(time.monotonic() - start, 1)
+            figures.update(add_hosts_until_up(engine, agents))
 
             start = time.monotonic()
             started = start_vms(engine, size, figures)
