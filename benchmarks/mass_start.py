@@ -13,7 +13,6 @@ host reports held in memory as the host monitor holds them).
 from __future__ import annotations
 
 import argparse
-import contextlib
 import dataclasses
 import shutil
 import signal
@@ -36,7 +35,6 @@ from benchmarks.harness import (
     percentile,
     process_rss_bytes,
     report,
-    stop_process,
 )
 from benchmarks.monitoring_scale import Size as SimSize
 from benchmarks.monitoring_scale import (
@@ -46,6 +44,7 @@ from benchmarks.monitoring_scale import (
     engine_cpu,
     parallel,
     start_simhosts,
+    stop_simhosts,
     wait_until,
 )
 from virtfleet.common import apimodel as m
@@ -221,11 +220,7 @@ def run(size: Size, base: Path) -> dict[str, Any]:
             url = f"sqlite:///{engine.data_dir / 'engine' / 'engine.db'}"
         figures.update(place_on_engine_database(url, size.place_samples))
     finally:
-        for sim in sims:
-            with contextlib.suppress(OSError):
-                sim.command("quit")
-        for sim in sims:
-            stop_process(sim.process)
+        stop_simhosts(sims)
     return figures
 
 

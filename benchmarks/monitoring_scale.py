@@ -115,6 +115,16 @@ def start_simhosts(base: Path, size: Size) -> list[SimProcess]:
     return started
 
 
+def stop_simhosts(sims: list[SimProcess]) -> None:
+    """Ask every helper process to quit (all at once, so they wind down together), then stop
+    each by its PID."""
+    for sim in sims:
+        with contextlib.suppress(OSError):
+            sim.command("quit")
+    for sim in sims:
+        stop_process(sim.process)
+
+
 def parallel(
     fn: Callable[[httpx.Client, T], Any], items: Iterable[T], engine: LiveEngine
 ) -> list[Any]:
@@ -435,11 +445,7 @@ def run(size: Size, base: Path) -> dict[str, Any]:
             figures.update(measure_lag(engine, sims, size))
             figures["engine_rss_mib_end"] = round(process_rss_bytes(engine.process.pid) / MiB, 1)
     finally:
-        for sim in sims:
-            with contextlib.suppress(OSError):
-                sim.command("quit")
-        for sim in sims:
-            stop_process(sim.process)
+        stop_simhosts(sims)
     return figures
 
 
