@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from virtfleet.agent import procfs
+from virtfleet.agent import hostnics, procfs
 from virtfleet.agent.hostnics import NicRateSampler, parse_links, parse_speed
 from virtfleet.agent.hostprobe import MachineProbe
 from virtfleet.common.protocol import HostNicReport
@@ -173,3 +174,28 @@ def test_machine_probe_reads_a_proc_tree(tmp_path: Path) -> None:
     assert found["memory_shared_bytes"] == 65536 * 1024
     assert found["ksm_cpu_pct"] is None  # no ksmd in this tree
     assert "swap_total_bytes" not in probe.figures(memory=False)
+
+
+def test_agents_of_one_process_share_one_ip_listing(monkeypatch: pytest.MonkeyPatch) -> None:
+    runs: list[int] = []
+
+    def fake_ip() -> list[object]:
+        runs.append(1)
+        return []
+
+    monkeypatch.setattr(hostnics, "_run_ip", fake_ip)
+    shared = hostnics._SharedLinks(fresh_s=3600)
+    assert shared.read() == [] and shared.read() == []
+    assert len(runs) == 1
+    stale = hostnics._SharedLinks(fresh_s=0)
+    stale.read()
+    stale.read()
+    assert len(runs) == 3
+
+
+def test_a_failed_ip_listing_is_not_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    answers: list[object] = [None, []]
+    monkeypatch.setattr(hostnics, "_run_ip", lambda: answers.pop(0))
+    shared = hostnics._SharedLinks(fresh_s=3600)
+    assert shared.read() is None
+    assert shared.read() == []  # asked again at once, not an hour later

@@ -154,6 +154,44 @@ def _with_rates(
     return nic.model_copy(update=rates)
 
 
+class _SharedLinks:
+    """The ``ip`` listing, run once for every agent of this process that asks within
+    ``fresh_s``: a process sees one network namespace, and a thousand simulated hosts in a few
+    processes would otherwise fork ``ip`` once per stats report each."""
+
+    def __init__(self, fresh_s: float = 2.0) -> None:
+        self._fresh_s = fresh_s
+        self._lock = threading.Lock()
+        self._taken: tuple[float, Any] | None = None
+
+    def read(self) -> Any:
+        with self._lock:
+            now = time.monotonic()
+            if self._taken is not None and now - self._taken[0] < self._fresh_s:
+                return self._taken[1]
+            links = _run_ip()
+            self._taken = None if links is None else (now, links)
+            return links
+
+
+def _run_ip() -> Any:
+    try:
+        done = subprocess.run(
+            ["ip", "-j", "-d", "-s", "addr", "show"],
+            capture_output=True,
+            text=True,
+            timeout=_IP_TIMEOUT_S,
+            check=True,
+        )
+        return json.loads(done.stdout)
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        log.warning("host NICs unreadable: %s", exc)
+        return None
+
+
+_LINKS = _SharedLinks()
+
+
 class HostNics:
     """Reads this machine's (this network namespace's) NICs; no ``ip`` command means none."""
 
@@ -164,17 +202,8 @@ class HostNics:
         self._rates = NicRateSampler(clock)
 
     def sample(self) -> list[HostNicReport]:
-        try:
-            done = subprocess.run(
-                ["ip", "-j", "-d", "-s", "addr", "show"],
-                capture_output=True,
-                text=True,
-                timeout=_IP_TIMEOUT_S,
-                check=True,
-            )
-            links = json.loads(done.stdout)
-        except (OSError, subprocess.SubprocessError, ValueError) as exc:
-            log.warning("host NICs unreadable: %s", exc)
+        links = _LINKS.read()
+        if links is None:
             return []
         return self._rates.sample(parse_links(links, self._speeds()))
 

@@ -27,15 +27,8 @@ from virtfleet.cli.output import Column, OutputFormat, attr, human_bytes
 from virtfleet.cli.profile import load_profile, profile_path, resolve_connection
 from virtfleet.cli.progress import StatusTarget
 from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.common import vcpu_count
 from virtfleet.common.errors import InvalidInput
-
-
-def _cpu_count(vm: m.Vm) -> int | None:
-    topology = vm.cpu.topology if vm.cpu is not None else None
-    if topology is None:
-        return None
-    return (topology.sockets or 1) * (topology.cores or 1) * (topology.threads or 1)
-
 
 VMS = Resource(
     collection="vms",
@@ -47,7 +40,7 @@ VMS = Resource(
         Column("ID", attr("id")),
         Column("Status", attr("status")),
         Column("Memory", lambda vm: human_bytes(vm.memory)),
-        Column("CPUs", _cpu_count),
+        Column("CPUs", lambda vm: vcpu_count(vm.cpu)),
     ),
 )
 

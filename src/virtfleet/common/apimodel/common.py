@@ -91,6 +91,14 @@ class Cpu(ApiStruct):
     topology: CpuTopology | None = None
 
 
+def vcpu_count(cpu: Cpu | None) -> int:
+    """Sockets x cores x threads, each 1 when not given (oVirt's default topology)."""
+    topology = cpu.topology if cpu is not None else None
+    if topology is None:
+        return 1
+    return (topology.sockets or 1) * (topology.cores or 1) * (topology.threads or 1)
+
+
 class Mac(ApiStruct):
     xml_tag: ClassVar[str] = "mac"
 

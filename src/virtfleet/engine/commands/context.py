@@ -47,6 +47,10 @@ class CommandContext:
         """Run ``fn(conn)`` in a worker thread inside one transaction."""
         return await run_in_transaction(self.database, fn)
 
+    async def read(self, fn: Callable[[Connection], R]) -> R:
+        """``db`` for reads: it does not queue behind the engine's writers."""
+        return await run_in_transaction(self.database, fn, read_only=True)
+
     async def log_event(
         self,
         code: int,

@@ -233,7 +233,7 @@ class CommandRunner:
         deadline = None if timeout is None else loop.time() + timeout
         while True:
             signal = self._completed
-            job = await self._db(partial(store.get_job, job_id=job_id))
+            job = await self._read(partial(store.get_job, job_id=job_id))
             if job.status != JobStatus.STARTED:
                 return job
             remaining = None if deadline is None else deadline - loop.time()
@@ -287,7 +287,7 @@ class CommandRunner:
         self._completed = asyncio.Event()
 
     async def _run(self, command_id: str, recovering: bool) -> None:
-        record = await self._db(partial(store.load_command, command_id=command_id))
+        record = await self._read(partial(store.load_command, command_id=command_id))
         if record.state not in store.LIVE_STATES:
             return
         definition = self._definitions.get(record.kind)
@@ -390,7 +390,7 @@ class CommandRunner:
         """How many steps to undo after an interruption: the interrupted one too, if it began."""
         if next_step > last:
             return next_step
-        began = await self._db(partial(store.step_started, job_id=ctx.job_id, number=next_step))
+        began = await self._read(partial(store.step_started, job_id=ctx.job_id, number=next_step))
         return next_step + 1 if began else next_step
 
     async def _end(
@@ -484,6 +484,9 @@ class CommandRunner:
 
     async def _db(self, fn: Callable[[Connection], R]) -> R:
         return await run_in_transaction(self.database, fn)
+
+    async def _read(self, fn: Callable[[Connection], R]) -> R:
+        return await run_in_transaction(self.database, fn, read_only=True)
 
     async def _book(self, fn: Callable[[Connection], R]) -> R:
         """A bookkeeping write, batched with other commands' (awaited all the same)."""

@@ -251,7 +251,7 @@ def start_step(
         external=False,
         job=Job(id=job_id),
     )
-    if STEPS.find(conn, step.id or "") is None:
+    if not step_started(conn, job_id, number):
         STEPS.insert(conn, step)
     else:
         STEPS.save(conn, step)
@@ -259,7 +259,8 @@ def start_step(
 
 
 def step_started(conn: Connection, job_id: str, number: int) -> bool:
-    return STEPS.find(conn, step_id(job_id, number)) is not None
+    step = step_id(job_id, number)
+    return conn.execute(select(steps.c.id).where(steps.c.id == step)).first() is not None
 
 
 def end_step(

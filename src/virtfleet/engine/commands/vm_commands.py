@@ -135,7 +135,7 @@ async def _launch(ctx: CommandContext) -> None:
     vm_id, host_id = _vm_id(ctx), str(ctx.data["host_id"])
     run_once = RunOnce.from_params(ctx.params)
     now = ctx.clock.now()
-    spec = await ctx.db(lambda conn: apply_run_once(build_spec(conn, vm_id, now), run_once))
+    spec = await ctx.read(lambda conn: apply_run_once(build_spec(conn, vm_id, now), run_once))
     wanted = p.VmRunState.PAUSED if spec.start_paused else p.VmRunState.RUNNING
     try:
         await ctx.env.connections.call(host_id, p.VM_CREATE, spec)
@@ -168,7 +168,7 @@ def _describe_started(params: Mapping[str, Any], data: Mapping[str, Any]) -> str
 
 async def _name_host(ctx: CommandContext) -> None:
     host_id = str(ctx.data["host_id"])
-    ctx.data["host_name"] = await ctx.db(lambda conn: host_name(conn, host_id))
+    ctx.data["host_name"] = await ctx.read(lambda conn: host_name(conn, host_id))
 
 
 # --- stop ----------------------------------------------------------------------------------------
@@ -176,7 +176,7 @@ async def _name_host(ctx: CommandContext) -> None:
 
 async def _remember(ctx: CommandContext) -> m.Vm:
     vm_id = _vm_id(ctx)
-    vm = await ctx.db(lambda conn: repos.vms.get(conn, vm_id))
+    vm = await ctx.read(lambda conn: repos.vms.get(conn, vm_id))
     ctx.data["vm_name"] = vm.name
     if host_of(vm):
         ctx.data["host_id"] = host_of(vm)

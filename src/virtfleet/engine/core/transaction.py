@@ -14,15 +14,18 @@ from virtfleet.engine.persistence.database import Database
 R = TypeVar("R")
 
 
-async def run_in_transaction(database: Database, fn: Callable[[Connection], R]) -> R:
-    """Run ``fn(conn)`` in a worker thread inside one transaction.
+async def run_in_transaction(
+    database: Database, fn: Callable[[Connection], R], *, read_only: bool = False
+) -> R:
+    """Run ``fn(conn)`` in a worker thread inside one transaction (a reading one, which does not
+    wait for writers, when ``read_only``).
 
     A caller cancelled before its transaction began drops it at once (a stopping engine with
     thousands of queued commands does not run them first); one cancelled while its transaction
     runs still waits for it to end, so that once a stopped runner's tasks are gone no write of
     theirs can land behind a new runner's back.
     """
-    call = _QueuedCall()
+    call = _QueuedCall(read_only)
     future = asyncio.ensure_future(asyncio.to_thread(call.run, database, fn))
     try:
         return await asyncio.shield(future)
@@ -47,7 +50,8 @@ class _Abandoned(Exception):
 class _QueuedCall:
     """A transaction waiting for a worker thread, which its caller may give up before it starts."""
 
-    def __init__(self) -> None:
+    def __init__(self, read_only: bool) -> None:
+        self._read_only = read_only
         self._lock = threading.Lock()
         self._started = False
         self._abandoned = False
@@ -64,9 +68,5 @@ class _QueuedCall:
             if self._abandoned:
                 raise _Abandoned
             self._started = True
-        return _in_transaction(database, fn)
-
-
-def _in_transaction(database: Database, fn: Callable[[Connection], R]) -> R:
-    with database.transaction() as conn:
-        return fn(conn)
+        with database.read() if self._read_only else database.transaction() as conn:
+            return fn(conn)

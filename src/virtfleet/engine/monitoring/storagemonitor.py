@@ -130,7 +130,7 @@ class StorageMonitor:
 
     async def check(self) -> list[Probe]:
         """One round over every watched domain; returns what the hosts saw."""
-        domains = await run_in_transaction(self._database, watched_domains)
+        domains = await run_in_transaction(self._database, watched_domains, read_only=True)
         probes = list(await asyncio.gather(*(self._probe(d) for d in domains)))
         for probe in probes:
             await self._writer.run(partial(self._apply, probe=probe))

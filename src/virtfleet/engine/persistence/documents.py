@@ -6,7 +6,17 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import ColumnElement, Connection, Table, delete, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from virtfleet.common.apimodel.base import ApiObject
@@ -79,6 +89,20 @@ class DocumentRepository(Generic[T]):
         self.model = model
         self.columns = {"name": attr("name"), "status": attr("status"), **(columns or {})}
         self.what = what or model.xml_tag.replace("_", " ")
+        # the statements every read and write of one object runs, built once: building them
+        # cost as much as running them
+        c = table.c
+        self._find = select(c.doc, c.version).where(c.id == bindparam("_id"))
+        written = {
+            name: bindparam(f"_{name}", type_=c[name].type) for name in [*self.columns, "doc"]
+        }
+        self._save = (
+            update(table)
+            .where(c.id == bindparam("_id"))
+            .values(version=c.version + 1, **written)
+            .returning(c.version)
+        )
+        self._swap = self._save.where(c.version == bindparam("_expected"))
 
     # --- mapping ---------------------------------------------------------------------------------
 
@@ -94,9 +118,7 @@ class DocumentRepository(Generic[T]):
     # --- reads -----------------------------------------------------------------------------------
 
     def find(self, conn: Connection, object_id: str) -> T | None:
-        row = conn.execute(
-            select(self.table.c.doc, self.table.c.version).where(self.table.c.id == object_id)
-        ).first()
+        row = conn.execute(self._find, {"_id": object_id}).first()
         if row is None:
             return None
         _seen(conn)[(self.table.name, object_id)] = int(row.version)
@@ -189,25 +211,38 @@ class DocumentRepository(Generic[T]):
         believe they moved the same object.
         """
         assert obj.id is not None
-        statement = update(self.table).where(self.table.c.id == obj.id)
-        if expected_version is not None:
-            statement = statement.where(self.table.c.version == expected_version)
-        values = self._values(obj) | extra
-        values["version"] = self.table.c.version + 1
         try:
-            result = conn.execute(statement.values(**values))
+            version = self._write(conn, obj, expected_version, extra)
         except IntegrityError:
             raise Conflict(f"A {self.what} named '{obj.name}' already exists") from None
-        if result.rowcount != 1:
+        if version is None:
             _seen(conn).pop((self.table.name, obj.id), None)
             if expected_version is not None and self.find(conn, obj.id) is not None:
                 _seen(conn).pop((self.table.name, obj.id), None)
                 raise Conflict(f"The {self.what} '{obj.name}' was changed by another operation")
             raise NotFound(f"The {self.what} with id '{obj.id}' does not exist")
-        _seen(conn).pop((self.table.name, obj.id), None)
-        version = self.version_of(conn, obj.id)
-        _seen(conn)[(self.table.name, obj.id)] = version
-        return version
+        _seen(conn)[(self.table.name, obj.id)] = int(version)
+        return int(version)
+
+    def _write(
+        self, conn: Connection, obj: T, expected_version: int | None, extra: Mapping[str, Any]
+    ) -> int | None:
+        """The update of ``save``: the new version, None when no row matched."""
+        values = self._values(obj)
+        if extra:  # columns of this table's own (a password hash): a statement of their own
+            statement = update(self.table).where(self.table.c.id == obj.id)
+            if expected_version is not None:
+                statement = statement.where(self.table.c.version == expected_version)
+            values |= dict(extra, version=self.table.c.version + 1)
+            return conn.execute(
+                statement.values(**values).returning(self.table.c.version)
+            ).scalar_one_or_none()
+        params = {f"_{name}": value for name, value in values.items()}
+        params["_id"] = obj.id
+        if expected_version is None:
+            return conn.execute(self._save, params).scalar_one_or_none()
+        params["_expected"] = expected_version
+        return conn.execute(self._swap, params).scalar_one_or_none()
 
     def delete(self, conn: Connection, object_id: str) -> None:
         try:

@@ -13,12 +13,12 @@ from typing import Any, ClassVar
 from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
+from virtfleet.common.apimodel.common import vcpu_count
 from virtfleet.common.apimodel.enums import DisplayType, SerialNumberPolicy, VmStatus
 from virtfleet.common.clock import Clock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands.runner import CommandRunner
 from virtfleet.engine.commands.store import Locked
-from virtfleet.engine.core.derived import vcpu_count
 from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.identity import ADMIN_NAME, ADMIN_USER
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES

@@ -122,7 +122,7 @@ def _version(table: Table, *path: str) -> FieldResolver:
 
 
 def _topology_product(table: Table, *parts: str) -> ColumnElement[int]:
-    """Product of CPU topology parts, each 1 when absent: ``core.derived.vcpu_count`` in SQL."""
+    """Product of CPU topology parts, each 1 when absent: ``apimodel.common.vcpu_count`` in SQL."""
     product: ColumnElement[int] = literal(1)
     for part in parts:
         product = product * func.coalesce(doc_int(table, "cpu", "topology", part), 1)
