@@ -115,6 +115,33 @@ def test_search_with_wildcards_sorting_and_pages(client: TestClient) -> None:
     assert client.get(f"{API}/tags", params={"search": "name=WEB1"}, headers=JSON).json() == {}
 
 
+def test_search_prefix_must_name_the_collection(client: TestClient) -> None:
+    own = client.get(
+        f"{API}/datacenters", params={"search": "DataCenter: name=Default"}, headers=JSON
+    )
+    assert _names(own.json(), "data_center") == ["Default"]
+    other = client.get(f"{API}/datacenters", params={"search": "Hosts: name=Default"}, headers=JSON)
+    assert other.status_code == 400
+    assert "'Hosts:'" in other.json()["detail"]
+
+
+def test_sortby_takes_the_objects_own_fields_and_refuses_references(client: TestClient) -> None:
+    for name, description in (("a", "3"), ("b", "1"), ("c", "2")):
+        reply = client.post(
+            f"{API}/datacenters", headers=JSON, json={"name": name, "description": description}
+        )
+        assert reply.status_code == 201, reply.text
+    ordered = client.get(
+        f"{API}/datacenters",
+        params={"search": "name=a or name=b or name=c sortby description"},
+        headers=JSON,
+    )
+    assert _names(ordered.json(), "data_center") == ["b", "c", "a"]
+    refused = client.get(f"{API}/datacenters", params={"search": "sortby cluster"}, headers=JSON)
+    assert refused.status_code == 400
+    assert "'cluster' cannot be used with sortby" in refused.json()["detail"]
+
+
 def test_empty_search_and_follow_parameters_are_accepted(client: TestClient) -> None:
     reply = client.get(f"{API}/clusters", params={"search": "", "follow": ""}, headers=JSON)
     assert _names(reply.json(), "cluster") == ["Default"]

@@ -24,8 +24,10 @@ from virtfleet.engine.services.search import (
     FieldResolver,
     Operator,
     Or,
+    SearchFields,
     Sort,
     compile_condition,
+    compile_query,
     compile_sort,
     datetime_field,
     enum_field,
@@ -64,7 +66,6 @@ FIELDS: dict[str, FieldResolver] = {
     "created": datetime_field(vms.c.created),
     "cluster": related_field(vms.c.cluster_id, clusters.c.id, text_field(clusters.c.name)),
 }
-SORTABLE: dict[str, sa.ColumnElement[Any]] = {"name": vms.c.name, "memory": vms.c.memory}
 
 
 @dataclass(frozen=True)
@@ -267,20 +268,64 @@ def test_compile_sort_orders_both_ways(engine: sa.Engine) -> None:
         ascending = conn.scalars(
             sa.select(vms.c.id)
             .where(vms.c.memory.is_not(None))
-            .order_by(compile_sort(Sort("memory"), SORTABLE))
+            .order_by(*compile_sort(Sort("memory"), FIELDS))
         ).all()
         descending = conn.scalars(
             sa.select(vms.c.id)
             .where(vms.c.memory.is_not(None))
-            .order_by(compile_sort(Sort("MEMORY", descending=True), SORTABLE))
+            .order_by(*compile_sort(Sort("MEMORY", descending=True), FIELDS))
         ).all()
     assert ascending == [5, 1, 2, 3]
     assert descending == [3, 2, 1, 5]
 
 
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (Sort("name", descending=True), [5, 2, 1, 3, 4]),
+        (Sort("status"), [2, 3, 1, 4, 5]),
+        (Sort("created"), [5, 1, 2, 3]),
+    ],
+)
+def test_every_field_of_the_row_itself_sorts(
+    engine: sa.Engine, sort: Sort, expected: list[int]
+) -> None:
+    column = vms.c[sort.field]
+    with engine.connect() as conn:
+        found = conn.scalars(
+            sa.select(vms.c.id)
+            .where(column.is_not(None))
+            .order_by(*compile_sort(sort, FIELDS), vms.c.id)
+        ).all()
+    assert found == expected
+
+
 def test_unknown_sort_field_is_refused() -> None:
-    with pytest.raises(InvalidInput, match="allowed: memory, name"):
-        compile_sort(Sort("status"), SORTABLE)
+    with pytest.raises(InvalidInput, match="Unknown sort field 'colour'; allowed: created, memory"):
+        compile_sort(Sort("colour"), FIELDS)
+
+
+def test_sorting_by_a_related_objects_field_is_refused_naming_it() -> None:
+    with pytest.raises(InvalidInput, match="'cluster' cannot be used with sortby"):
+        compile_sort(Sort("cluster"), FIELDS)
+
+
+def test_a_prefix_naming_the_collection_is_accepted_in_any_case() -> None:
+    fields = SearchFields(FIELDS, ("VM", "VMS"))
+    for prefix in ("Vms", "vm", "VMS"):
+        compiled = compile_query(parse_search(f"{prefix}: name=db"), fields, case_sensitive=True)
+        assert compiled.where is not None
+
+
+def test_a_prefix_naming_another_collection_is_refused_naming_it() -> None:
+    fields = SearchFields(FIELDS, ("VM", "VMS"))
+    with pytest.raises(InvalidInput, match="prefix 'Hosts:' does not name this collection"):
+        compile_query(parse_search("Hosts: name=db"), fields, case_sensitive=True)
+
+
+def test_a_collection_without_a_search_object_takes_no_prefix() -> None:
+    with pytest.raises(InvalidInput, match="expected no prefix"):
+        compile_query(parse_search("Tags:"), SearchFields(FIELDS), case_sensitive=True)
 
 
 def test_postgresql_gets_like_with_escape_and_no_glob() -> None:

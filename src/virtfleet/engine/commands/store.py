@@ -57,9 +57,10 @@ def list_jobs(
     limit: int | None = None,
     offset: int = 0,
     where: ColumnElement[bool] | None = None,
+    order_by: Sequence[ColumnElement[Any]] = (),
 ) -> list[Job]:
-    """Jobs newest first."""
-    order = (jobs.c.start_time.desc(), jobs.c.created_at.desc())
+    """Jobs in ``order_by``, then newest first."""
+    order = (*order_by, jobs.c.start_time.desc(), jobs.c.created_at.desc())
     return JOBS.query(conn, where, order_by=order, limit=limit, offset=offset)
 
 

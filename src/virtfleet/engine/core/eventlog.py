@@ -10,7 +10,7 @@ import asyncio
 import builtins
 import logging
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import IntEnum
@@ -186,15 +186,17 @@ class EventLog:
         max: int | None = None,
         from_id: int | None = None,
         where: ColumnElement[bool] | None = None,
+        order_by: Sequence[ColumnElement[Any]] = (),
         offset: int = 0,
     ) -> builtins.list[Event]:
-        """Events newest first; ``from_id`` keeps only those after it (oVirt's ``from``)."""
+        """Events in ``order_by``, then newest first; ``from_id`` keeps only those after it
+        (oVirt's ``from``)."""
         statement = select(events)
         if from_id is not None:
             statement = statement.where(events.c.id > from_id)
         if where is not None:
             statement = statement.where(where)
-        statement = statement.order_by(events.c.id.desc())
+        statement = statement.order_by(*order_by, events.c.id.desc())
         if max is not None:
             statement = statement.limit(max)
         if offset:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, ClassVar
-
-from sqlalchemy import ColumnElement
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.enums import LogSeverity
@@ -16,9 +14,10 @@ from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import ListQuery, Options, ResourceService, Scope, page_bounds
 from virtfleet.engine.services.search import (
-    FieldResolver,
+    CompiledQuery,
+    SearchFields,
     catalog,
-    compile_condition,
+    compile_query,
     parse_search,
 )
 
@@ -34,28 +33,24 @@ EXTERNAL_EVENT_CODES = {
 }
 
 
-def _where(
-    query: ListQuery, fields: Mapping[str, FieldResolver]
-) -> tuple[ColumnElement[bool] | None, int | None]:
-    parsed = parse_search(query.search or "")
-    where = None
-    if parsed.condition is not None:
-        where = compile_condition(parsed.condition, fields, case_sensitive=query.case_sensitive)
-    return where, parsed.page
+def _compiled(query: ListQuery, fields: SearchFields) -> CompiledQuery:
+    return compile_query(
+        parse_search(query.search or ""), fields, case_sensitive=query.case_sensitive
+    )
 
 
 class EventService(ResourceService):
     """``/events``: newest first; ``from`` gives those after an id; clients may add their own."""
 
-    fields: ClassVar[Mapping[str, FieldResolver]] = catalog.EVENTS.resolvers()
+    fields: ClassVar[SearchFields] = catalog.EVENTS.resolvers()
 
     def __init__(self, database: Database, eventlog: EventLog) -> None:
         self.db = database
         self.eventlog = eventlog
 
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Event]:
-        where, page = _where(query, self.fields)
-        limit, offset = page_bounds(query.max, page)
+        compiled = _compiled(query, self.fields)
+        limit, offset = page_bounds(query.max, compiled.page)
         from_id = None
         if query.from_id is not None:
             try:
@@ -63,7 +58,14 @@ class EventService(ResourceService):
             except ValueError:
                 raise InvalidInput(f"'from' must be an event id, not '{query.from_id}'") from None
         with self.db.read() as conn:
-            return self.eventlog.list(conn, max=limit, from_id=from_id, where=where, offset=offset)
+            return self.eventlog.list(
+                conn,
+                max=limit,
+                from_id=from_id,
+                where=compiled.where,
+                order_by=compiled.order_by,
+                offset=offset,
+            )
 
     def get(self, scope: Scope, object_id: str) -> m.Event:
         with self.db.read() as conn:
@@ -90,16 +92,22 @@ class EventService(ResourceService):
 
 
 class JobService(ResourceService):
-    fields: ClassVar[Mapping[str, FieldResolver]] = catalog.JOBS.resolvers()
+    fields: ClassVar[SearchFields] = catalog.JOBS.resolvers()
 
     def __init__(self, database: Database) -> None:
         self.db = database
 
     def list(self, scope: Scope, query: ListQuery) -> Sequence[m.Job]:
-        where, page = _where(query, self.fields)
-        limit, offset = page_bounds(query.max, page)
+        compiled = _compiled(query, self.fields)
+        limit, offset = page_bounds(query.max, compiled.page)
         with self.db.read() as conn:
-            return store.list_jobs(conn, limit=limit, offset=offset, where=where)
+            return store.list_jobs(
+                conn,
+                limit=limit,
+                offset=offset,
+                where=compiled.where,
+                order_by=compiled.order_by,
+            )
 
     def get(self, scope: Scope, object_id: str) -> m.Job:
         with self.db.read() as conn:

@@ -14,12 +14,7 @@ from virtfleet.common.errors import InvalidInput, NotFound
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.persistence.documents import DocumentRepository
 from virtfleet.engine.services.merge import merge_update
-from virtfleet.engine.services.search import (
-    FieldResolver,
-    compile_condition,
-    compile_sort,
-    parse_search,
-)
+from virtfleet.engine.services.search import SearchFields, compile_query, parse_search
 
 T = TypeVar("T", bound=ApiObject)
 
@@ -138,7 +133,7 @@ class DocumentService(ResourceService, Generic[T]):
     ``after_add``, ``after_remove``.
     """
 
-    search_fields: ClassVar[Mapping[str, FieldResolver]] = {}
+    search_fields: ClassVar[SearchFields] = SearchFields({})
     immutable_fields: ClassVar[frozenset[str]] = frozenset({"id", "href"})
 
     def __init__(
@@ -159,9 +154,6 @@ class DocumentService(ResourceService, Generic[T]):
         if self.parent_column is None:
             return None
         return self.repo.table.c[self.parent_column] == scope.parent
-
-    def sortable(self) -> Mapping[str, ColumnElement[Any]]:
-        return {"name": self.repo.table.c.name, "status": self.repo.table.c.status}
 
     def prepare_new(self, conn: Connection, scope: Scope, obj: T, options: Options) -> T:
         return obj
@@ -189,18 +181,19 @@ class DocumentService(ResourceService, Generic[T]):
         scoped = self.scope_filter(scope)
         if scoped is not None:
             conditions.append(scoped)
-        parsed = parse_search(query.search or "")
-        if parsed.condition is not None:
-            conditions.append(
-                compile_condition(
-                    parsed.condition, self.search_fields, case_sensitive=query.case_sensitive
-                )
-            )
-        order = [] if parsed.sort is None else [compile_sort(parsed.sort, self.sortable())]
-        limit, offset = page_bounds(query.max, parsed.page)
+        compiled = compile_query(
+            parse_search(query.search or ""),
+            self.search_fields,
+            case_sensitive=query.case_sensitive,
+        )
+        if compiled.where is not None:
+            conditions.append(compiled.where)
+        limit, offset = page_bounds(query.max, compiled.page)
         where = and_(*conditions) if conditions else None
         with self.db.read() as conn:
-            items = self.repo.query(conn, where, order_by=order, limit=limit, offset=offset)
+            items = self.repo.query(
+                conn, where, order_by=compiled.order_by, limit=limit, offset=offset
+            )
             return [self.decorate(conn, item) for item in items]
 
     def get(self, scope: Scope, object_id: str) -> T:

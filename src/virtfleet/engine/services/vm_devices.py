@@ -45,7 +45,7 @@ from virtfleet.engine.services.refs import (
     resolve,
     resolve_optional,
 )
-from virtfleet.engine.services.search import text_field
+from virtfleet.engine.services.search import SearchFields, text_field
 
 MAC_PREFIX = "56:6f"
 _MAC_RE = re.compile(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$")
@@ -107,7 +107,7 @@ class VmNicService(DocumentService[m.Nic]):
     """``/vms/{id}/nics``: on a running VM a plugged NIC is hot-plugged (and unplugged before it
     is removed or set ``plugged=false``); on a VM that is down changes wait for its start."""
 
-    search_fields: ClassVar = {"name": text_field(tables.nics.c.name)}
+    search_fields: ClassVar = SearchFields({"name": text_field(tables.nics.c.name)})
     immutable_fields = frozenset({"id", "href", "vm", "template"})
 
     def __init__(
@@ -268,7 +268,7 @@ class VmNicService(DocumentService[m.Nic]):
 class TemplateNicService(DocumentService[m.Nic]):
     """``/templates/{id}/nics``: read-only here; templates made from VMs will fill it."""
 
-    search_fields: ClassVar = {"name": text_field(tables.nics.c.name)}
+    search_fields: ClassVar = SearchFields({"name": text_field(tables.nics.c.name)})
 
     def __init__(self, database: Database) -> None:
         super().__init__(database, repos.nics, parent_column="template_id")

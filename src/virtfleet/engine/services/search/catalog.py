@@ -539,6 +539,7 @@ VMS = Searchable(
         CrossRef(("clusters",), CLUSTER, VM_TO_CLUSTER),
     ),
     extra={"cluster.name": linked(VM_TO_CLUSTER, text_field(_C.c.name))},
+    prefixes=("VM", "VMS"),
 )
 
 HOSTS = Searchable(
@@ -558,6 +559,7 @@ HOSTS = Searchable(
         CrossRef(("nic",), _NOTHING, None),
     ),
     extra={"cluster.name": HOST.fields["cluster"]},
+    prefixes=("HOST", "HOSTS"),
 )
 
 TEMPLATES = Searchable(
@@ -570,6 +572,7 @@ TEMPLATES = Searchable(
         CrossRef(("storage",), STORAGE, through(TEMPLATE_TO_DISK, DISK_TO_STORAGE)),
         CrossRef(("vnic",), VNIC, via(_T.c.id, _NIC.c.template_id)),
     ),
+    prefixes=("TEMPLATE", "TEMPLATES"),
 )
 
 DATACENTERS = Searchable(
@@ -579,6 +582,7 @@ DATACENTERS = Searchable(
         CrossRef(("storage", "storages"), STORAGE, via(_DC.c.id, _SD.c.data_center_id)),
         CrossRef(("network", "networks"), NETWORK, via(_DC.c.id, _N.c.data_center_id)),
     ),
+    prefixes=("DATACENTER",),
 )
 
 STORAGE_DOMAINS = Searchable(
@@ -591,6 +595,7 @@ STORAGE_DOMAINS = Searchable(
         ),
         CrossRef(("cluster", "clusters"), CLUSTER, via(_SD.c.data_center_id, _C.c.data_center_id)),
     ),
+    prefixes=("STORAGE", "STORAGES"),
 )
 
 CLUSTERS = Searchable(
@@ -600,6 +605,7 @@ CLUSTERS = Searchable(
         CrossRef(("storage",), STORAGE, via(_C.c.data_center_id, _SD.c.data_center_id)),
         CrossRef(("cluster_network",), NETWORK, None),
     ),
+    prefixes=("CLUSTER", "CLUSTERS"),
 )
 
 DISKS = Searchable(
@@ -608,6 +614,7 @@ DISKS = Searchable(
         CrossRef(("datacenter",), DATACENTER, through(DISK_TO_STORAGE, STORAGE_TO_DATACENTER)),
         CrossRef(("storage", "storages"), STORAGE, DISK_TO_STORAGE),
     ),
+    prefixes=("DISK", "DISKS"),
 )
 
 NETWORKS = Searchable(
@@ -618,9 +625,10 @@ NETWORKS = Searchable(
         CrossRef(("host_network",), HOST, None),
         CrossRef(("provider",), _NOTHING, None),
     ),
+    prefixes=("NETWORK", "NETWORKS"),
 )
 
-VNIC_PROFILES = Searchable(VNIC_PROFILE)
+VNIC_PROFILES = Searchable(VNIC_PROFILE, prefixes=("VNICPROFILE", "VNICPROFILES"))
 
 EVENTS = Searchable(
     EVENT,
@@ -635,6 +643,7 @@ EVENTS = Searchable(
     ),
     # free text in oVirt searches the message; virtfleet's name field did so already
     extra={"name": text_field(_E.c.description)},
+    prefixes=("EVENT", "EVENTS"),
 )
 
 USERS = Searchable(
@@ -645,8 +654,10 @@ USERS = Searchable(
         CrossRef(("template", "templates"), TEMPLATE, None),
         CrossRef(("event", "events"), EVENT, via(_U.c.id, _E.c.user_id)),
     ),
+    prefixes=("USER", "USERS"),
 )
 
-JOBS = Searchable(JOB)
+JOBS = Searchable(JOB, prefixes=("JOB", "JOBS"))
 
+# oVirt has no search object for tags: a query on them takes no prefix
 TAGS = Searchable(TAG)

@@ -10,7 +10,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from virtfleet.engine.services.search.sql import FieldResolver, Link, linked, unsupported_field
+from virtfleet.engine.services.search.sql import (
+    FieldResolver,
+    Link,
+    SearchFields,
+    linked,
+    unsupported_field,
+)
 
 
 @dataclass(frozen=True)
@@ -39,13 +45,15 @@ class CrossRef:
 
 @dataclass(frozen=True)
 class Searchable:
-    """An entity with its cross-references: what one collection's ``search=`` accepts."""
+    """An entity with its cross-references: what one collection's ``search=`` accepts;
+    ``prefixes`` are oVirt's names of the search object a query may start with (``VMS:``)."""
 
     entity: Entity
     cross_refs: tuple[CrossRef, ...] = ()
     extra: Mapping[str, FieldResolver] = field(default_factory=dict)
+    prefixes: tuple[str, ...] = ()
 
-    def resolvers(self) -> dict[str, FieldResolver]:
+    def resolvers(self) -> SearchFields:
         """Every accepted name: own fields, ``ref`` (the related object's name), ``ref.field``."""
         found: dict[str, FieldResolver] = {}
         for ref in self.cross_refs:
@@ -57,4 +65,4 @@ class Searchable:
                     else:
                         found[dotted] = linked(ref.link, resolver)
                 found[prefix] = found[f"{prefix}.{ref.target.name_field}"]
-        return {**found, **self.extra, **self.entity.own()}
+        return SearchFields({**found, **self.extra, **self.entity.own()}, self.prefixes)

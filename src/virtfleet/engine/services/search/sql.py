@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
@@ -28,11 +29,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from virtfleet.common.errors import InvalidInput
-from virtfleet.engine.services.search.ast import And, Comparison, Expr, Operator, Sort
+from virtfleet.engine.services.search.ast import And, Comparison, Expr, Operator, SearchQuery, Sort
 
 WILDCARD = "*"
 _LIKE_ESCAPE = "\\"
@@ -56,6 +57,35 @@ class FieldResolver(Protocol):
     """Turns one ``field op value`` comparison into a SQL condition for one searchable field."""
 
     def __call__(self, op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]: ...
+
+
+@dataclass(frozen=True)
+class SortableField:
+    """A field that is a value of the searched row itself: ``sortby`` orders by ``sort_keys``."""
+
+    resolve: FieldResolver
+    sort_keys: tuple[ColumnElement[Any], ...]
+
+    def __call__(self, op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
+        return self.resolve(op, value, case_sensitive)
+
+
+class SearchFields(Mapping[str, FieldResolver]):
+    """A collection's searchable names with the prefixes (``Vms:``) its queries may start with;
+    the prefixes are oVirt's search object names in upper case, matched case-insensitively."""
+
+    def __init__(self, fields: Mapping[str, FieldResolver], prefixes: Iterable[str] = ()) -> None:
+        self._fields = dict(fields)
+        self.prefixes = tuple(prefixes)
+
+    def __getitem__(self, name: str) -> FieldResolver:
+        return self._fields[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
 
 
 class _CaseSensitiveWildcard(ColumnElement[bool]):
@@ -119,7 +149,7 @@ def text_field(column: ColumnElement[str]) -> FieldResolver:
             return _compare(column, op, bound)
         return _compare(func.lower(column), op, func.lower(bound))
 
-    return resolve
+    return SortableField(resolve, (column,))
 
 
 def parse_int(value: str) -> int:
@@ -144,7 +174,7 @@ def int_field(column: ColumnElement[int], unit: int = 1) -> FieldResolver:
             raise InvalidInput(f"Invalid search value '{value}': integer out of range")
         return _compare(column, op, number)
 
-    return resolve
+    return SortableField(resolve, (column,))
 
 
 def number_field(column: ColumnElement[float]) -> FieldResolver:
@@ -155,21 +185,22 @@ def number_field(column: ColumnElement[float]) -> FieldResolver:
             raise InvalidInput(f"Invalid search value '{value}': expected a number")
         return _compare(column, op, float(value))
 
-    return resolve
+    return SortableField(resolve, (column,))
 
 
 def bool_field(column: ColumnElement[bool], default: bool = False) -> FieldResolver:
     """Boolean: = and != with ``true`` or ``false`` in any case; an absent value is ``default``."""
+
+    stored = func.coalesce(column, literal(default, Boolean()))
 
     def resolve(op: Operator, value: str, case_sensitive: bool) -> ColumnElement[bool]:
         _equality_only(op)
         wanted = _BOOLEANS.get(value.lower())
         if wanted is None:
             raise InvalidInput(f"Invalid search value '{value}': expected true or false")
-        stored = func.coalesce(column, literal(default, Boolean()))
         return stored == wanted if op is Operator.EQ else stored != wanted
 
-    return resolve
+    return SortableField(resolve, (stored,))
 
 
 def version_field(major: ColumnElement[int], minor: ColumnElement[int]) -> FieldResolver:
@@ -196,7 +227,7 @@ def version_field(major: ColumnElement[int], minor: ColumnElement[int]) -> Field
                 above = or_(major > wanted_major, and_(major == wanted_major, minor > wanted_minor))
                 return above if op is Operator.GT else or_(above, same)
 
-    return resolve
+    return SortableField(resolve, (major, minor))
 
 
 def unsupported_field(name: str) -> FieldResolver:
@@ -242,7 +273,7 @@ def enum_field(
         matched = column == names[0] if len(names) == 1 else column.in_(names)
         return matched if op is Operator.EQ else not_(matched)
 
-    return resolve
+    return SortableField(resolve, (column,))
 
 
 def parse_datetime(value: str) -> datetime:
@@ -291,7 +322,7 @@ def datetime_field(column: ColumnElement[datetime]) -> FieldResolver:
             case Operator.LE:
                 return column < end
 
-    return resolve
+    return SortableField(resolve, (column,))
 
 
 Link = Callable[[ColumnElement[bool]], ColumnElement[bool]]
@@ -374,7 +405,53 @@ def compile_condition(
     return or_(*parts) if parts else false()
 
 
-def compile_sort(sort: Sort, sortable: Mapping[str, ColumnElement[Any]]) -> ColumnElement[Any]:
-    """ORDER BY element for ``sortby``."""
-    column = _lookup(sortable, sort.field, "sort field")
-    return column.desc() if sort.descending else column.asc()
+def sortable_names(fields: Mapping[str, FieldResolver]) -> list[str]:
+    """The names ``sortby`` accepts: fields that are values of the searched row itself."""
+    return sorted(name for name, field in fields.items() if isinstance(field, SortableField))
+
+
+def compile_sort(sort: Sort, fields: Mapping[str, FieldResolver]) -> list[UnaryExpression[Any]]:
+    """ORDER BY elements for ``sortby``; a field of a related object or one without data is
+    refused naming it, as is an unknown one."""
+    allowed = ", ".join(sortable_names(fields)) or "none"
+    field = {key.lower(): item for key, item in fields.items()}.get(sort.field.lower())
+    if field is None:
+        raise InvalidInput(f"Unknown sort field '{sort.field}'; allowed: {allowed}")
+    if not isinstance(field, SortableField):
+        raise InvalidInput(
+            f"The search field '{sort.field}' cannot be used with sortby; allowed: {allowed}"
+        )
+    return [key.desc() if sort.descending else key.asc() for key in field.sort_keys]
+
+
+def check_prefix(prefix: str | None, fields: Mapping[str, FieldResolver]) -> None:
+    """Refuse a query prefix (``Hosts:``) that names another collection than the one searched."""
+    if prefix is None:
+        return
+    accepted = fields.prefixes if isinstance(fields, SearchFields) else ()
+    if prefix.upper() not in accepted:
+        expected = " or ".join(f"'{name}:'" for name in accepted) or "no prefix"
+        raise InvalidInput(
+            f"The search prefix '{prefix}:' does not name this collection; expected {expected}"
+        )
+
+
+@dataclass(frozen=True)
+class CompiledQuery:
+    """A whole query for one collection: its condition (None: every row), order and page."""
+
+    where: ColumnElement[bool] | None
+    order_by: list[UnaryExpression[Any]]
+    page: int | None
+
+
+def compile_query(
+    query: SearchQuery, fields: Mapping[str, FieldResolver], *, case_sensitive: bool
+) -> CompiledQuery:
+    """Check the prefix against the collection, then compile the condition and the sort."""
+    check_prefix(query.prefix, fields)
+    where = None
+    if query.condition is not None:
+        where = compile_condition(query.condition, fields, case_sensitive=case_sensitive)
+    order = [] if query.sort is None else compile_sort(query.sort, fields)
+    return CompiledQuery(where, order, query.page)
