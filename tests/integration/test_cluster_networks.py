@@ -129,3 +129,30 @@ async def test_a_network_a_vnic_uses_cannot_be_detached(vmlab: VmLab) -> None:
     assert refused.status_code == 409
     assert "1 VM network interface(s) use it" in refused.json()["detail"]
     assert "web" in await _attached(vmlab, cluster["id"])
+
+
+async def test_a_vnic_takes_only_a_network_its_vms_cluster_has(vmlab: VmLab) -> None:
+    cluster = await _cluster(vmlab)
+    await _network(vmlab, "backup")
+    profiles = (await vmlab.http.get(f"{API}/vnicprofiles?search=name=backup")).json()
+    vm = await vmlab.add_vm("vm1")
+    nic = {"name": "nic1", "vnic_profile": {"id": profiles["vnic_profile"][0]["id"]}}
+    nics = f"{API}/vms/{vm['id']}/nics"
+
+    refused = await vmlab.http.post(nics, json=nic)
+    assert refused.status_code == 409, refused.text
+    assert "network backup" in refused.json()["detail"]
+    assert "not attached to cluster Default" in refused.json()["detail"]
+    assert (await vmlab.http.get(nics)).json() == {}
+
+    plain = await vmlab.http.post(nics, json={"name": "nic1"})
+    assert plain.status_code == 201, plain.text
+    moved = await vmlab.http.put(f"{nics}/{plain.json()['id']}", json=nic)
+    assert moved.status_code == 409, moved.text
+
+    network_id = profiles["vnic_profile"][0]["network"]["id"]
+    attach = await vmlab.http.post(
+        f"{API}/clusters/{cluster['id']}/networks", json={"id": network_id}
+    )
+    assert attach.status_code == 201, attach.text
+    assert (await vmlab.http.put(f"{nics}/{plain.json()['id']}", json=nic)).status_code == 200

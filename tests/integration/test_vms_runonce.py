@@ -166,3 +166,36 @@ async def test_start_options_not_applied_are_refused_and_nothing_starts(
     assert named in reply.json()["detail"]
     assert (await vmlab.vm(vm["id"]))["status"] == "down"
     assert await _job_ids(vmlab) == jobs_before
+
+
+async def test_a_vms_own_initialization_applies_on_its_first_run_only(vmlab: VmLab) -> None:
+    agent, _ = await vmlab.up_host("h1")
+    vm = await vmlab.add_vm("vm1", initialization=CLOUD_INIT)
+
+    await vmlab.start_vm(vm["id"])
+    seed = _seed_path(_domain(agent, vm["id"]))
+    assert seed is not None and seed.is_file(), "the first run went without the initialization"
+    assert '"hostname": "vm1.example.com"' in _iso_file(seed, "user-data")
+    with vmlab.engine.database.read() as conn:
+        stored = [str(row.params) for row in conn.execute(select(tables.commands.c.params))]
+    assert not any("s3cret" in params for params in stored)
+
+    await vmlab.run_action(vm["id"], "stop")
+    await vmlab.wait_vm(vm["id"], "down")
+    await vmlab.start_vm(vm["id"])
+    assert _seed_path(_domain(agent, vm["id"])) is None, "a second run applied it again"
+
+
+async def test_a_windows_vm_with_an_initialization_is_refused_its_first_start(
+    vmlab: VmLab,
+) -> None:
+    await vmlab.up_host("h1")
+    vm = await vmlab.add_vm(
+        "win1", os={"type": "windows_10x64"}, initialization={"host_name": "win1"}
+    )
+    jobs_before = await _job_ids(vmlab)
+    reply = await vmlab.http.post(f"{API}/vms/{vm['id']}/start", json={})
+    assert reply.status_code == 400, reply.text
+    assert "initialization" in reply.json()["detail"] and "sysprep" in reply.json()["detail"]
+    assert (await vmlab.vm(vm["id"]))["status"] == "down"
+    assert await _job_ids(vmlab) == jobs_before

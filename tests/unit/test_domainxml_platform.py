@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from virtfleet.agent.hypervisor.libvirt.cpumodels import comparison_xml
-from virtfleet.agent.hypervisor.libvirt.domainxml import build_domain
+from virtfleet.agent.hypervisor.libvirt.domainxml import PCIE_ROOT_PORTS, build_domain
 from virtfleet.common.cputypes import CLUSTER_CPU_TYPES
 from virtfleet.common.errors import InvalidInput
 from virtfleet.common.protocol import GraphicsSpec, NicSpec, VmSpec
@@ -60,6 +60,12 @@ def test_impossible_specs_are_invalid(fields: dict[str, object], message: str) -
 def test_tpm_is_crb_on_q35_and_tis_on_i440fx() -> None:
     assert _root(machine="q35", tpm=True).find("devices/tpm[@model='tpm-crb']") is not None
     assert _root(machine="pc", tpm=True).find("devices/tpm[@model='tpm-tis']") is not None
+
+
+def test_a_q35_vm_has_free_pcie_root_ports_for_hot_plugged_devices() -> None:
+    ports = _root(machine="q35").findall("devices/controller[@model='pcie-root-port']")
+    assert len(ports) == PCIE_ROOT_PORTS and all(p.get("type") == "pci" for p in ports)
+    assert _root(machine="pc").findall("devices/controller[@model='pcie-root-port']") == []
 
 
 def test_cluster_cpu_type_pins_the_model_and_its_features() -> None:

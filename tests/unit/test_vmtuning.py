@@ -54,6 +54,11 @@ def test_every_tuning_field_reaches_the_spec() -> None:
         "clock_offset_s": 3600,
         "cpu_model": "EPYC",
         "iothreads": 3,
+        "cpu_mode": None,
+        "virtio_scsi": None,
+        "start_paused": False,
+        "video": None,
+        "video_heads": 1,
     }
 
 

@@ -175,6 +175,8 @@ class NicSpec(Wire):
     network: str
     model: str = "virtio"
     kind: str = "bridge"
+    queues: int | None = None
+    """Queue pairs of a virtio NIC (oVirt's ``multi_queues_enabled``); None: one."""
 
 
 class GraphicsSpec(Wire):
@@ -184,6 +186,8 @@ class GraphicsSpec(Wire):
     listen: str = "0.0.0.0"
     password: str | None = None
     password_valid_to: datetime | None = None
+    keymap: str | None = None
+    """The keyboard layout QEMU translates keys with (``display.keyboard_layout``)."""
 
 
 class CloudInitSeed(Wire):
@@ -215,6 +219,10 @@ class VmSpec(Wire):
     cpu_type: str | None = None
     """The cluster's CPU type name (oVirt's, e.g. "Secure Intel Skylake Client Family")."""
     graphics: list[GraphicsSpec] = Field(default_factory=list)
+    video: str | None = None
+    """The video card's model (``display.video_type``); None: ``qxl`` with SPICE, else ``vga``."""
+    video_heads: int = 1
+    """Monitors the video card drives (``display.monitors``)."""
     serial_log_path: str | None = None
     serial_number: str | None = None
     """The SMBIOS system serial number the guest sees (``/sys/class/dmi/id/product_serial``)."""
@@ -233,13 +241,19 @@ class VmSpec(Wire):
     """The guest's RTC offset from UTC in seconds (its time zone); None: Windows local, else UTC."""
     cpu_model: str | None = None
     """A libvirt CPU model that overrides the cluster's CPU type (``custom_cpu_model``)."""
+    cpu_mode: str | None = None
+    """``host-model`` or ``host-passthrough`` (``cpu.mode``); None: the cluster's (or custom)
+    model."""
+    virtio_scsi: bool | None = None
+    """``virtio_scsi.enabled``: True always has a virtio-scsi controller, False never (no SCSI
+    disks), None one only with a SCSI disk."""
     iothreads: int = 0
     """I/O threads; virtio disks are spread over them in turn."""
     kernel: str | None = None
     initrd: str | None = None
     cmdline: str | None = None
     start_paused: bool = False
-    """Start with the vCPUs stopped (oVirt's run once ``pause``)."""
+    """Start with the vCPUs stopped (the VM's ``start_paused`` or run once ``pause``)."""
     volatile: bool = False
     """Writes to the disks go to throw-away overlays, discarded when the VM stops."""
     cloud_init: CloudInitSeed | None = None

@@ -19,7 +19,7 @@ from virtfleet.common.apimodel.enums import VmStatus
 from virtfleet.common.errors import Conflict, NotFound
 from virtfleet.engine.commands.context import CommandContext
 from virtfleet.engine.commands.definition import CommandDefinition, Step
-from virtfleet.engine.commands.vmspec import disk_spec, nic_spec
+from virtfleet.engine.commands.vmspec import disk_spec, nic_spec, vm_nic_queues
 from virtfleet.engine.core.transitions import host_of
 from virtfleet.engine.persistence import repositories as repos
 
@@ -54,7 +54,7 @@ async def _call(ctx: CommandContext, method: p.Method[Any, Any], request: p.Wire
 
 def _nic_request(conn: Connection, vm_id: str, nic_id: str) -> p.NicPlug:
     nic = repos.nics.get(conn, nic_id)
-    spec = nic_spec(conn, nic)
+    spec = nic_spec(conn, nic, vm_nic_queues(conn, vm_id))
     if spec is None:
         raise Conflict(f"The NIC {nic.name} has no network (vnic_profile) to plug into")
     return p.NicPlug(vm_id=vm_id, nic=spec)

@@ -29,7 +29,7 @@ def apply_run_once(spec: p.VmSpec, run: RunOnce | None) -> p.VmSpec:
     if run is None:
         return spec
     update: dict[str, Any] = {
-        "start_paused": run.pause,
+        "start_paused": run.pause or spec.start_paused,
         "volatile": run.volatile,
         "cloud_init": run.cloud_init,
     }

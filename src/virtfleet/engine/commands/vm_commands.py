@@ -27,8 +27,8 @@ from virtfleet.engine.commands.vmspec import build_spec
 from virtfleet.engine.core.eventlog import EventCode
 from virtfleet.engine.core.identity import ADMIN_USER
 from virtfleet.engine.core.transitions import host_name, host_of, move_vm
+from virtfleet.engine.persistence import initialized, tables
 from virtfleet.engine.persistence import repositories as repos
-from virtfleet.engine.persistence import tables
 from virtfleet.engine.scheduler.scheduler import Scheduler
 
 log = logging.getLogger(__name__)
@@ -153,7 +153,11 @@ async def _launch(ctx: CommandContext) -> None:
             return None  # monitoring already saw it run
         return {"status": VmStatus.POWERING_UP, "start_time": now, "stop_time": None}
 
-    await ctx.db(lambda conn: move_vm(conn, vm_id, powering_up))
+    def launched(conn: Connection) -> None:
+        move_vm(conn, vm_id, powering_up)
+        initialized.mark_run(conn, vm_id, now)  # its stored initialization is now spent
+
+    await ctx.db(launched)
 
 
 async def _unlaunch(ctx: CommandContext) -> None:

@@ -20,7 +20,7 @@ from virtfleet.common.apimodel.enums import (
     SerialNumberPolicy,
 )
 from virtfleet.common.errors import Conflict
-from virtfleet.engine.commands.vmtuning import tuning_fields
+from virtfleet.engine.commands.vmtuning import nic_queues, tuning_fields
 from virtfleet.engine.core.derived import volume_format
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence import tables
@@ -79,9 +79,9 @@ def console_log_path(conn: Connection, vm_id: str) -> str | None:
     return None
 
 
-def nic_spec(conn: Connection, nic: m.Nic) -> p.NicSpec | None:
-    """The vNIC on the bridge of its profile's network; None when it is not connected (no
-    profile or no MAC), which the agent does not create."""
+def nic_spec(conn: Connection, nic: m.Nic, queues: int | None = None) -> p.NicSpec | None:
+    """The vNIC on the bridge of its profile's network (``queues`` for a virtio one); None when
+    it is not connected (no profile or no MAC), which the agent does not create."""
     if nic.mac is None or not nic.mac.address:
         return None
     if nic.vnic_profile is None or nic.vnic_profile.id is None:
@@ -91,14 +91,25 @@ def nic_spec(conn: Connection, nic: m.Nic) -> p.NicSpec | None:
         return None
     network = repos.networks.get(conn, profile.network.id)
     model = nic.interface.value if nic.interface else "virtio"
-    return p.NicSpec(mac=nic.mac.address, network=network.name or "", model=model)
+    return p.NicSpec(
+        mac=nic.mac.address,
+        network=network.name or "",
+        model=model,
+        queues=queues if model == "virtio" else None,
+    )
+
+
+def vm_nic_queues(conn: Connection, vm_id: str) -> int | None:
+    """The queues each virtio NIC of the VM gets (``multi_queues_enabled``)."""
+    return nic_queues(repos.vms.get(conn, vm_id))
 
 
 def nic_specs(conn: Connection, vm_id: str) -> list[p.NicSpec]:
     """Plugged, connected NICs."""
     specs = []
+    queues = vm_nic_queues(conn, vm_id)
     for nic in repos.nics.query(conn, tables.nics.c.vm_id == vm_id):
-        spec = None if nic.plugged is False else nic_spec(conn, nic)
+        spec = None if nic.plugged is False else nic_spec(conn, nic, queues)
         if spec is not None:
             specs.append(spec)
     return specs
@@ -134,8 +145,13 @@ def graphics_protocols(vm: m.Vm) -> list[GraphicsType]:
 
 
 def graphics_specs(vm: m.Vm) -> list[p.GraphicsSpec]:
-    """A display per graphics console; each starts locked until a ticket is set."""
-    return [p.GraphicsSpec(type=protocol.value) for protocol in graphics_protocols(vm)]
+    """A display per graphics console; each starts locked until a ticket is set. A VNC one
+    takes the keyboard layout (oVirt's ``display.keyboard_layout`` is VNC's alone)."""
+    layout = vm.display.keyboard_layout if vm.display is not None else None
+    return [
+        p.GraphicsSpec(type=protocol.value, keymap=layout if protocol == GraphicsType.VNC else None)
+        for protocol in graphics_protocols(vm)
+    ]
 
 
 def smbios_serial(conn: Connection, vm: m.Vm) -> str | None:

@@ -139,6 +139,14 @@ vm_next_runs = Table(
     Column("vm_id", ID, ForeignKey("vms.id", ondelete="CASCADE"), primary_key=True),
     Column("doc", JSON, nullable=False),
 )
+# VMs that have run once (oVirt's ``is_initialized``): a VM's stored ``initialization`` is
+# applied on its first run only, then only when a start asks for it (run once).
+initialized_vms = Table(
+    "initialized_vms",
+    metadata,
+    Column("vm_id", ID, ForeignKey("vms.id", ondelete="CASCADE"), primary_key=True),
+    Column("first_run", DateTime(timezone=True), nullable=False),
+)
 users = _document_table(
     "users", Column("password_hash", Text, nullable=True), UniqueConstraint("name")
 )

@@ -36,6 +36,7 @@ from virtfleet.engine.services.base import DocumentService, ListQuery, Options, 
 from virtfleet.engine.services.hotplug import Hotplug
 from virtfleet.engine.services.refs import new_id, resolve
 from virtfleet.engine.services.search import catalog
+from virtfleet.engine.services.vm_hardware import refuse_scsi_disks_without_virtio_scsi
 
 _D = tables.disks
 _A = tables.disk_attachments
@@ -248,6 +249,11 @@ class DiskAttachmentService(DocumentService[m.DiskAttachment]):
                 "attach, detach, active)"
             )
 
+    def _check_scsi(self, conn: Connection, vm_id: str, attachment: m.DiskAttachment) -> None:
+        if self.parent_column == "vm_id":
+            vm = repos.vms.get(conn, vm_id)
+            refuse_scsi_disks_without_virtio_scsi(vm, [attachment.interface])
+
     def _live_vm(self, conn: Connection, vm_id: str) -> m.Vm | None:
         """The VM when its guest runs and can take a disk; None when it is down."""
         vm = repos.vms.get(conn, vm_id)
@@ -289,6 +295,7 @@ class DiskAttachmentService(DocumentService[m.DiskAttachment]):
                 created = False
                 self._check_free(conn, disk)
             attachment = _attachment(obj, disk, vm_id)
+            self._check_scsi(conn, vm_id, attachment)
             if attachment.bootable:
                 self._check_single_boot_disk(conn, vm_id)
             plug = live is not None and attachment.active is not False
@@ -359,6 +366,7 @@ class DiskAttachmentService(DocumentService[m.DiskAttachment]):
         self._require_stopped(conn, scope.parent)
         if updated.interface not in INTERFACES:
             raise InvalidInput(f"Disk interface '{updated.interface}' is not supported")
+        self._check_scsi(conn, scope.parent, updated)
         if updated.bootable and not current.bootable:
             self._check_single_boot_disk(conn, scope.parent)
         return updated

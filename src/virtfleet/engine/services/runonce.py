@@ -1,6 +1,7 @@
 """The start action's options (oVirt's run once): boot devices for this run, ``pause``,
-``volatile`` and cloud-init with an ``initialization``. Every other option is refused, naming
-it, so nothing a client asks for is silently dropped."""
+``volatile`` and cloud-init with an ``initialization``, and the VM's own initialization on its
+first run. Every other option is refused, naming it, so nothing a client asks for is silently
+dropped."""
 
 from __future__ import annotations
 
@@ -52,8 +53,24 @@ def _wants_cloud_init(vm: m.Vm, action: m.Action) -> bool:
     return bool(action.use_cloud_init)
 
 
-def start_options(vm: m.Vm, action: m.Action) -> RunOnce | None:
-    """The run-once options of a start of ``vm``; None for a plain start."""
+def _first_run_init(vm: m.Vm) -> m.Initialization | None:
+    """The VM's stored initialization, which oVirt applies on a VM's first run: by cloud-init,
+    or by sysprep for Windows, which virtfleet cannot do (refused, naming the field)."""
+    if vm.initialization is None:
+        return None
+    os_type = vm.os.type if vm.os is not None else None
+    if os_type is not None and oscatalog.is_windows(os_type):
+        raise InvalidInput(
+            f"VM {vm.name} has an initialization for its first run, which a Windows guest "
+            "takes by sysprep: sysprep is not supported, so remove the VM's initialization "
+            "to start it"
+        )
+    return vm.initialization
+
+
+def start_options(vm: m.Vm, action: m.Action, *, first_run: bool = False) -> RunOnce | None:
+    """The run-once options of a start of ``vm``; None for a plain start. On the VM's
+    ``first_run`` its stored initialization is applied even when the start does not ask."""
     _refuse("start options", list(_set_fields(action) - _ACTION_FIELDS))
     devices, given_init = _vm_options(action.vm)
     cloud_init = _wants_cloud_init(vm, action)
@@ -65,6 +82,8 @@ def start_options(vm: m.Vm, action: m.Action) -> RunOnce | None:
         if init is None:
             raise InvalidInput("use_cloud_init needs an initialization (in vm or on the VM)")
         seed = render_seed(init, vm.name or "")
+    elif first_run and (stored := _first_run_init(vm)) is not None:
+        seed = render_seed(stored, vm.name or "")
     pause, volatile = bool(action.pause), bool(action.volatile)
     run = RunOnce(boot_devices=devices, pause=pause, volatile=volatile, cloud_init=seed)
     return None if run == RunOnce() else run

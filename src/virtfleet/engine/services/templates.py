@@ -17,6 +17,7 @@ from virtfleet.engine.services.base import DocumentService, Options, Scope
 from virtfleet.engine.services.search import catalog
 from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
 from virtfleet.engine.services.vm_hardware import validate_hardware
+from virtfleet.engine.services.vm_migration import refuse_migration_changes
 
 _T = tables.templates
 GiB = 1024**3
@@ -60,6 +61,7 @@ class TemplateService(DocumentService[m.Template]):
         if current.id == BLANK_TEMPLATE_ID and updated.name != current.name:
             raise Conflict("The Blank template cannot be renamed")
         validate_hardware(updated)  # new VMs inherit these, so they must be applicable
+        refuse_migration_changes(current, updated)
         return updated
 
     def before_remove(

@@ -26,8 +26,8 @@ from virtfleet.common.protocol import VmStats
 from virtfleet.engine.commands.hotplug_commands import require_pluggable
 from virtfleet.engine.commands.vmspec import graphics_protocols
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
+from virtfleet.engine.persistence import cluster_networks, tables
 from virtfleet.engine.persistence import repositories as repos
-from virtfleet.engine.persistence import tables
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.services.base import (
     DocumentService,
@@ -209,8 +209,23 @@ class VmNicService(DocumentService[m.Nic]):
             _require_vm(conn, scope.parent)
         return super().list(scope, query)
 
-    def _profile(self, conn: Connection, nic: m.Nic) -> m.VnicProfile | None:
-        return resolve_optional(conn, repos.vnic_profiles, nic.vnic_profile, field="vnic_profile")
+    def _profile(self, conn: Connection, vm: m.Vm, nic: m.Nic) -> m.VnicProfile | None:
+        """The NIC's profile, whose network must be one the VM's cluster has (oVirt's rule: a
+        host of the cluster is only known to carry the cluster's networks)."""
+        profile = resolve_optional(
+            conn, repos.vnic_profiles, nic.vnic_profile, field="vnic_profile"
+        )
+        if profile is None or profile.network is None or vm.cluster is None:
+            return profile
+        cluster_id = vm.cluster.id or ""
+        if profile.network.id not in cluster_networks.attachments(conn, cluster_id):
+            network = repos.networks.get(conn, profile.network.id or "")
+            cluster = repos.clusters.get(conn, cluster_id)
+            raise Conflict(
+                f"The network {network.name} of vNIC profile {profile.name} is not attached to "
+                f"cluster {cluster.name} of VM {vm.name}: attach it to the cluster first"
+            )
+        return profile
 
     def _check_name(self, conn: Connection, vm_id: str, name: str, nic_id: str | None) -> None:
         statement = (
@@ -239,7 +254,7 @@ class VmNicService(DocumentService[m.Nic]):
                 "template": None,
                 "interface": obj.interface or NicInterface.VIRTIO,
                 "mac": m.Mac(address=mac),
-                "vnic_profile": reference(m.VnicProfile, self._profile(conn, obj)),
+                "vnic_profile": reference(m.VnicProfile, self._profile(conn, vm, obj)),
                 "network": None,
                 "linked": obj.linked if obj.linked is not None else True,
                 "plugged": obj.plugged if obj.plugged is not None else True,
@@ -250,6 +265,7 @@ class VmNicService(DocumentService[m.Nic]):
         self, conn: Connection, scope: Scope, current: m.Nic, updated: m.Nic
     ) -> m.Nic:
         assert current.id is not None
+        vm = _require_vm(conn, scope.parent)
         name = require_name(updated, "NIC")
         self._check_name(conn, scope.parent, name, current.id)
         mac = current.mac.address if current.mac is not None else None
@@ -260,7 +276,7 @@ class VmNicService(DocumentService[m.Nic]):
         return updated.model_copy(
             update={
                 "mac": m.Mac(address=mac),
-                "vnic_profile": reference(m.VnicProfile, self._profile(conn, updated)),
+                "vnic_profile": reference(m.VnicProfile, self._profile(conn, vm, updated)),
             }
         )
 

@@ -14,7 +14,7 @@ from sqlalchemy import Connection
 
 from virtfleet.common import apimodel as m
 from virtfleet.common.apimodel.common import vcpu_count
-from virtfleet.common.apimodel.enums import DisplayType, SerialNumberPolicy, VmStatus
+from virtfleet.common.apimodel.enums import DisplayType, SerialNumberPolicy, VmStatus, VmType
 from virtfleet.common.clock import Clock
 from virtfleet.common.errors import Conflict, InvalidInput
 from virtfleet.engine.commands.runner import CommandRunner
@@ -22,7 +22,7 @@ from virtfleet.engine.commands.store import Locked
 from virtfleet.engine.core.eventlog import EventCode, EventLog
 from virtfleet.engine.core.identity import ADMIN_NAME, ADMIN_USER
 from virtfleet.engine.core.statuses import HOLDING_VM_STATUSES
-from virtfleet.engine.persistence import nextruns, tables
+from virtfleet.engine.persistence import initialized, nextruns, tables
 from virtfleet.engine.persistence import repositories as repos
 from virtfleet.engine.persistence.database import Database
 from virtfleet.engine.scheduler.scheduler import Scheduler
@@ -47,12 +47,19 @@ from virtfleet.engine.services.system import BLANK_TEMPLATE_ID
 from virtfleet.engine.services.vm_devices import (
     copy_template_nics,
 )
-from virtfleet.engine.services.vm_hardware import validate_hardware
+from virtfleet.engine.services.vm_hardware import (
+    refuse_scsi_disks_without_virtio_scsi,
+    validate_hardware,
+)
+from virtfleet.engine.services.vm_migration import refuse_migration_changes
 
 _V = tables.vms
 MAX_MEMORY = 4 * 1024**4
 MAX_VCPUS = 710
 MAX_SERIAL_LENGTH = 255
+# oVirt's default memory ceiling: four times the memory (what memory hot-plug could reach)
+MAX_MEMORY_FACTOR = 4
+MiB = 1024**2
 
 # What a new VM takes from its template when the client leaves it out.
 INHERITED = (
@@ -141,6 +148,12 @@ def validate_config(vm: m.Vm) -> None:
     policy = vm.memory_policy
     if policy is not None and policy.guaranteed is not None and policy.guaranteed > vm.memory:
         raise InvalidInput("The guaranteed memory cannot exceed the VM's memory")
+    ceiling = policy.max if policy is not None else None
+    if ceiling is not None and not vm.memory <= ceiling <= MAX_MEMORY:
+        raise InvalidInput(
+            f"memory_policy.max ({ceiling // MiB} MiB) must be at least the VM's memory "
+            f"({vm.memory // MiB} MiB) and at most 4 TiB: the memory cannot grow past it"
+        )
     validate_hardware(vm)
     serial = vm.serial_number
     if (
@@ -169,15 +182,28 @@ def inherit(vm: m.Vm, template: m.Template) -> m.Vm:
     if vm.cpu is not None and template.cpu is not None and vm.cpu.topology is None:
         update["cpu"] = vm.cpu.model_copy(update={"topology": template.cpu.topology})
     if vm.memory is not None and vm.memory_policy is None and template.memory_policy is not None:
-        # the template's guarantees follow the memory the client chose
+        # the template's guarantee follows the memory the client chose, the ceiling is oVirt's
         inherited = template.memory_policy
         update["memory_policy"] = inherited.model_copy(
             update={
                 "guaranteed": min(inherited.guaranteed or vm.memory, vm.memory),
-                "max": max(inherited.max or vm.memory, vm.memory),
+                "max": None,
             }
         )
-    return vm.model_copy(update=update)
+    return with_defaults(vm.model_copy(update=update))
+
+
+def with_defaults(vm: m.Vm) -> m.Vm:
+    """What oVirt fills in that the VM leaves out: a memory ceiling of four times its memory,
+    and no USB for a high-performance VM."""
+    update: dict[str, Any] = {}
+    policy = vm.memory_policy or m.MemoryPolicy()
+    if vm.memory is not None and policy.max is None:
+        ceiling = min(MAX_MEMORY_FACTOR * vm.memory, MAX_MEMORY)
+        update["memory_policy"] = policy.model_copy(update={"max": ceiling})
+    if vm.type == VmType.HIGH_PERFORMANCE and (vm.usb is None or vm.usb.enabled is None):
+        update["usb"] = (vm.usb or m.Usb()).model_copy(update={"enabled": False})
+    return vm.model_copy(update=update) if update else vm
 
 
 def removable_check(vm: m.Vm, *, forced: bool) -> None:
@@ -287,6 +313,10 @@ class VmService(DocumentService[m.Vm]):
             template = repos.templates.get(conn, BLANK_TEMPLATE_ID)
         vm = inherit(obj, template)
         validate_config(vm)
+        refuse_migration_changes(template, vm)
+        refuse_scsi_disks_without_virtio_scsi(
+            vm, [attachment.interface for attachment in obj.disk_attachments or []]
+        )
         placement = resolved_placement_policy(conn, vm.placement_policy, cluster.id)
         cleared: dict[str, Any] = {field: None for field in INLINE + SERVER_OWNED}
         return vm.model_copy(
@@ -346,7 +376,11 @@ class VmService(DocumentService[m.Vm]):
         if display_type(updated) == display_type(current):
             # the consoles (``/graphicsconsoles``) stay; a new display type replaces them
             updated = updated.model_copy(update={"graphics_consoles": current.graphics_consoles})
+        updated = with_defaults(updated)
         validate_config(updated)
+        refuse_migration_changes(current, updated)
+        attached = repos.disk_attachments.query(conn, tables.disk_attachments.c.vm_id == current.id)
+        refuse_scsi_disks_without_virtio_scsi(updated, [a.interface for a in attached])
         cluster_id = current.cluster.id if current.cluster is not None else None
         placement = resolved_placement_policy(conn, updated.placement_policy, cluster_id)
         updated = updated.model_copy(update={"placement_policy": placement})
@@ -459,7 +493,10 @@ class VmService(DocumentService[m.Vm]):
             vm = self.get_in_scope(conn, scope, object_id)
             if vm.status not in allowed:
                 raise Conflict(conflict_text(prefix, vm))
-            run_once = start_options(vm, action) if name == "start" else None  # 400s, no job
+            run_once = None
+            if name == "start":  # 400s, no job
+                first_run = vm.status == VmStatus.DOWN and not initialized.has_run(conn, object_id)
+                run_once = start_options(vm, action, first_run=first_run)
             if run_once is not None:
                 if vm.status != VmStatus.DOWN:
                     raise InvalidInput(

@@ -1,4 +1,5 @@
-"""The ``<cpu>`` element: topology, and the cluster CPU type's model and features."""
+"""The ``<cpu>`` element: topology, and the cluster CPU type's model and features, or the
+host's CPU itself (``host-model``/``host-passthrough``)."""
 
 from __future__ import annotations
 
@@ -24,16 +25,21 @@ class CpuTopology:
 @dataclass(frozen=True)
 class Cpu(XmlElement):
     """``<cpu>``: the topology, and the cluster's exact model when the VM names one; a VM's own
-    model (``custom_model``) replaces the cluster's, without its feature list."""
+    model (``custom_model``) replaces the cluster's, without its feature list; a host ``mode``
+    replaces both with the host's CPU."""
 
     topology: CpuTopology
     cluster_type: ClusterCpuType | None = None
     custom_model: str | None = None
+    mode: str | None = None
 
     def element(self) -> ET.Element:
         cpu = ET.Element("cpu")
         model = self.custom_model or (self.cluster_type.model if self.cluster_type else None)
-        if model is not None:
+        if self.mode is not None:
+            cpu.set("mode", self.mode)
+            model = None
+        elif model is not None:
             cpu.set("mode", "custom")
             cpu.set("match", "exact")
             cpu.set("check", "partial")
@@ -45,7 +51,7 @@ class Cpu(XmlElement):
             cores=str(self.topology.cores),
             threads=str(self.topology.threads),
         )
-        if self.cluster_type is not None and self.custom_model is None:
+        if model is not None and self.cluster_type is not None and self.custom_model is None:
             for feature in self.cluster_type.features:
                 policy = "require" if feature.startswith("+") else "disable"
                 ET.SubElement(cpu, "feature", policy=policy, name=feature[1:])

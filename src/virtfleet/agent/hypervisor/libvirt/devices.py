@@ -40,9 +40,14 @@ class Disk(XmlElement):
 class Controller(XmlElement):
     type: str
     model: str
+    index: int | None = None
+    """Given for PCI controllers, whose numbering libvirt ties to the bus they form."""
 
     def element(self) -> ET.Element:
-        return ET.Element("controller", type=self.type, model=self.model)
+        node = ET.Element("controller", type=self.type, model=self.model)
+        if self.index is not None:
+            node.set("index", str(self.index))
+        return node
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Interface(XmlElement):
     model: str
     kind: str = "bridge"
     source: str = ""
+    queues: int | None = None
 
     def element(self) -> ET.Element:
         nic = ET.Element("interface", type=self.kind)
@@ -62,6 +68,8 @@ class Interface(XmlElement):
         elif self.kind == "network":
             ET.SubElement(nic, "source", network=self.source)
         ET.SubElement(nic, "model", type=self.model)
+        if self.queues is not None:
+            ET.SubElement(nic, "driver", queues=str(self.queues))
         return nic
 
 
@@ -98,11 +106,14 @@ class Graphics(XmlElement):
     listen: str
     password: str
     password_valid_to: datetime | None
+    keymap: str | None = None
 
     def element(self) -> ET.Element:
         node = ET.Element("graphics", type=self.type, autoport="yes", passwd=self.password)
         if self.password_valid_to is not None:
             node.set("passwdValidTo", _libvirt_time(self.password_valid_to))
+        if self.keymap is not None:
+            node.set("keymap", self.keymap)
         ET.SubElement(node, "listen", type="address", address=self.listen)
         return node
 
@@ -116,11 +127,16 @@ def _libvirt_time(moment: datetime) -> str:
 
 @dataclass(frozen=True)
 class Video(XmlElement):
+    """The video card; ``heads`` is how many monitors it drives."""
+
     model: str
+    heads: int = 1
 
     def element(self) -> ET.Element:
         node = ET.Element("video")
-        ET.SubElement(node, "model", type=self.model)
+        model = ET.SubElement(node, "model", type=self.model)
+        if self.heads != 1:
+            model.set("heads", str(self.heads))
         return node
 
 

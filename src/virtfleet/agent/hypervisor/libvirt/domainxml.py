@@ -11,7 +11,7 @@ from pathlib import Path
 
 from virtfleet.common.cputypes import cluster_cpu_type
 from virtfleet.common.errors import InvalidInput
-from virtfleet.common.protocol import DiskSpec, GraphicsSpec, NicSpec, VmSpec
+from virtfleet.common.protocol import DiskSpec, NicSpec, VmSpec
 
 from .agentchannel import GuestAgentChannel
 from .cpumodels import Cpu, CpuTopology
@@ -47,7 +47,14 @@ _NIC_KINDS = {"bridge", "network", "user"}
 _GRAPHICS = {"vnc": "vga", "spice": "qxl"}
 _WATCHDOG_ACTIONS = {"reset", "shutdown", "poweroff", "pause", "dump", "none", "inject-nmi"}
 _Q35 = "q35"
+# PCIe root ports of a q35 VM, as oVirt gives it: the devices it starts with take some, the
+# others stay free for hot-plugged disks and NICs (a q35 bus has no slot of its own for them)
+PCIE_ROOT_PORTS = 16
 _USB_MODELS = {"qemu-xhci", "none"}
+_VIDEO_MODELS = {"vga", "qxl", "cirrus", "bochs", "virtio"}
+_CPU_MODES = {"host-model", "host-passthrough"}
+# multi-head video: QEMU's qxl and virtio cards can drive several monitors, the others one
+_MULTI_HEAD_VIDEO = {"qxl", "virtio"}
 
 
 @dataclass(frozen=True)
@@ -130,11 +137,19 @@ class Domain(XmlElement):
 
 
 def _disks(
-    specs: list[DiskSpec], *, iothreads: int = 0, volatile: bool = False
+    specs: list[DiskSpec],
+    *,
+    iothreads: int = 0,
+    volatile: bool = False,
+    virtio_scsi: bool | None = None,
 ) -> list[XmlElement]:
     """Disks named in order per name prefix (vda, vdb; sda for scsi and sata alike); virtio
     disks take the I/O threads (numbered from 1) in turn; on a volatile run each writable one
-    gets a throw-away overlay."""
+    gets a throw-away overlay. The virtio-scsi controller comes with a SCSI disk, or always
+    (``virtio_scsi`` True); with ``virtio_scsi`` False a SCSI disk is refused."""
+    scsi = any(spec.bus == "scsi" for spec in specs)
+    if scsi and virtio_scsi is False:
+        raise InvalidInput("a SCSI disk needs virtio_scsi enabled")
     used: dict[str, int] = {}
     disks: list[XmlElement] = []
     virtio_disks = 0
@@ -151,7 +166,7 @@ def _disks(
             virtio_disks += 1
         disk = Disk(spec.path, spec.format, spec.bus, target, spec.readonly, iothread)
         disks.append(VolatileDisk(disk) if volatile and not spec.readonly else disk)
-    if any(spec.bus == "scsi" for spec in specs):
+    if scsi or virtio_scsi:
         disks.append(Controller("scsi", "virtio-scsi"))
     return disks
 
@@ -170,7 +185,11 @@ def interface(nic: NicSpec) -> Interface:
     if nic.kind not in _NIC_KINDS:
         raise InvalidInput(f"unknown NIC kind {nic.kind!r}")
     source = "" if nic.kind == "user" else nic.network
-    return Interface(nic.mac, nic.model, nic.kind, source)
+    if nic.queues is not None and (nic.queues < 1 or nic.model != "virtio"):
+        raise InvalidInput("NIC queues need a virtio NIC and a count of at least 1")
+    # user-mode networking has no tap to open several queues on
+    queues = None if nic.kind == "user" or nic.queues == 1 else nic.queues
+    return Interface(nic.mac, nic.model, nic.kind, source, queues)
 
 
 def disk_prefix(bus: str) -> str:
@@ -185,19 +204,25 @@ def _interfaces(specs: list[NicSpec]) -> list[XmlElement]:
     return [interface(nic) for nic in specs]
 
 
-def _graphics(specs: list[GraphicsSpec]) -> list[XmlElement]:
-    """Displays plus the one video card they show; a display without a ticket starts locked."""
+def _graphics(spec: VmSpec) -> list[XmlElement]:
+    """Displays plus the one video card they show (the spec's model, or the one that suits the
+    protocol); a display without a ticket starts locked."""
     items: list[XmlElement] = []
-    for spec in specs:
-        if spec.type not in _GRAPHICS:
-            raise InvalidInput(f"unknown graphics type {spec.type!r}")
-        if spec.password is None:
-            items.append(Graphics(spec.type, spec.listen, LOCKED_PASSWORD, LOCKED_VALID_TO))
-        else:
-            items.append(Graphics(spec.type, spec.listen, spec.password, spec.password_valid_to))
-    if specs:
-        kinds = {spec.type for spec in specs}
-        items.append(Video(_GRAPHICS["spice" if "spice" in kinds else "vnc"]))
+    for display in spec.graphics:
+        if display.type not in _GRAPHICS:
+            raise InvalidInput(f"unknown graphics type {display.type!r}")
+        password, valid_to = display.password, display.password_valid_to
+        if password is None:
+            password, valid_to = LOCKED_PASSWORD, LOCKED_VALID_TO
+        items.append(Graphics(display.type, display.listen, password, valid_to, display.keymap))
+    if spec.graphics:
+        kinds = {display.type for display in spec.graphics}
+        model = spec.video or _GRAPHICS["spice" if "spice" in kinds else "vnc"]
+        if model not in _VIDEO_MODELS:
+            raise InvalidInput(f"unknown video model {model!r}")
+        if spec.video_heads != 1 and model not in _MULTI_HEAD_VIDEO:
+            raise InvalidInput(f"a {model} video card drives one monitor, not {spec.video_heads}")
+        items.append(Video(model, spec.video_heads))
         if "spice" in kinds:
             items.append(SpiceAgentChannel())
     return items
@@ -218,12 +243,14 @@ def _peripherals(spec: VmSpec) -> list[XmlElement]:
 
 
 def _devices(spec: VmSpec, domain_type: str, seed_iso: Path | None) -> Devices:
-    items = _disks(spec.disks, iothreads=spec.iothreads, volatile=spec.volatile)
+    items = _disks(
+        spec.disks, iothreads=spec.iothreads, volatile=spec.volatile, virtio_scsi=spec.virtio_scsi
+    )
     if seed_iso is not None:
         items.append(_seed_cdrom(spec, seed_iso))
     items += _interfaces(spec.nics)
     items += [Serial(spec.serial_log_path), console(spec.serial_log_path), GuestAgentChannel()]
-    items += _graphics(spec.graphics)
+    items += _graphics(spec)
     if spec.tpm:
         items.append(Tpm("tpm-crb" if spec.machine.startswith(_Q35) else "tpm-tis"))
     if spec.watchdog_action is not None:
@@ -232,6 +259,9 @@ def _devices(spec: VmSpec, domain_type: str, seed_iso: Path | None) -> Devices:
         items.append(Watchdog(spec.watchdog_action))
     items += _peripherals(spec)
     # The test driver's balloon reports canned figures, not what the simulated VM was given.
+    if spec.machine.startswith(_Q35):
+        items.append(Controller("pci", "pcie-root", index=0))
+        items += [Controller("pci", "pcie-root-port", index=i + 1) for i in range(PCIE_ROOT_PORTS)]
     if not spec.memballoon:
         items.append(MemBalloon(enabled=False))
     elif domain_type != "test":
@@ -284,6 +314,10 @@ def build_domain(
         raise InvalidInput("memory_bytes must be at least 1 KiB")
     if spec.iothreads < 0 or (spec.cpu_shares is not None and spec.cpu_shares < 0):
         raise InvalidInput("iothreads and cpu_shares cannot be negative")
+    if spec.cpu_mode is not None and spec.cpu_mode not in _CPU_MODES:
+        raise InvalidInput(f"unknown CPU mode {spec.cpu_mode!r}")
+    if spec.video_heads < 1:
+        raise InvalidInput("a video card drives at least one monitor")
     guaranteed = spec.memory_guaranteed_bytes
     topology = CpuTopology(spec.cpu_sockets, spec.cpu_cores, spec.cpu_threads)
     cluster_type = None if spec.cpu_type is None else cluster_cpu_type(spec.cpu_type)
@@ -298,7 +332,7 @@ def build_domain(
         uuid=spec.id,
         memory=Memory(spec.memory_bytes),
         vcpu=Vcpu(topology.vcpus),
-        cpu=Cpu(topology, cluster_type, spec.cpu_model),
+        cpu=Cpu(topology, cluster_type, spec.cpu_model, spec.cpu_mode),
         os=_os(spec, arch, ovmf_dir, smbios=sysinfo is not None),
         devices=_devices(spec, domain_type, seed_iso),
         features=Features(smm=spec.secure_boot, hyperv=enlightened),

@@ -521,6 +521,11 @@ class LibvirtDriver(HypervisorDriver):
 
     def _check_host_runs(self, conn: Any, spec: VmSpec, arch: str) -> None:
         """Refuse a VM this host cannot run before libvirt half-starts it."""
+        if spec.cpu_mode == "host-passthrough" and self._domain_type != "kvm":
+            raise Conflict(
+                "cpu.mode host_passthrough needs KVM: this host runs guests on QEMU TCG, which "
+                "emulates a CPU model and cannot hand the host's CPU through"
+            )
         if spec.firmware == "uefi":
             check_installed(uefi_files(secure_boot=spec.secure_boot))
         if spec.cpu_type is not None:
